@@ -1,0 +1,58 @@
+"""`rnnlab <stage> <task>` runs one pipeline stage; `rnnlab predict <task> TEXT...` asks the
+registered champion. Parses arguments, calls one function, nothing else."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from rnnlab.stages import STAGES
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="rnnlab", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for stage in STAGES:
+        p = sub.add_parser(stage, help=f"run the {stage} stage for one task")
+        p.add_argument("task")
+        p.add_argument("--params", default="params.yaml")
+    p = sub.add_parser("predict", help="predict with a registered model (default @champion)")
+    p.add_argument("task")
+    p.add_argument("inputs", nargs="+")
+    p.add_argument("--alias", default="champion")
+    p.add_argument("--params", default="params.yaml")
+    args = parser.parse_args(argv)
+
+    from rnnlab.config import ConfigError
+    from rnnlab.validation import ValidationFailed
+
+    try:
+        if args.command == "predict":
+            return _predict(args.task, args.inputs, args.alias, args.params)
+        from rnnlab.stages import run
+
+        run(args.command, args.task, args.params)
+    except ValidationFailed as err:
+        print(f"\n{err}\n\nNothing downstream runs and no model is registered.", file=sys.stderr)
+        return 1
+    except (ConfigError, FileNotFoundError, ValueError) as err:
+        print(f"rnnlab {args.command} {args.task}: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _predict(task: str, inputs: list[str], alias: str, params: str) -> int:
+    import mlflow
+
+    from rnnlab import config, tracking
+
+    tracking.setup(config.load(params).mlflow, task)
+    model = mlflow.pyfunc.load_model(f"models:/{tracking.model_name(task)}@{alias}")
+    for result in model.predict(inputs):
+        print(json.dumps(result, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

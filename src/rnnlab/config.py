@@ -1,0 +1,137 @@
+"""params.yaml -> typed settings. The one place that knows the file's shape."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+CELLS = ("simple", "rnn", "lstm", "gru")
+ENCODINGS = ("onehot", "embedding")
+
+
+class ConfigError(ValueError):
+    """params.yaml is missing a key, has an unknown one, or a value out of range."""
+
+
+@dataclass(frozen=True)
+class VocabConfig:
+    max_size: int = 10000
+    min_freq: int = 1
+    lowercase: bool = False
+    # map out-of-vocabulary words to shape classes (<unk:Xx>, <unk:d>, ...) instead of one <unk>
+    unk_signatures: bool = True
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    cell: Literal["simple", "rnn", "lstm", "gru"] = "gru"
+    hidden_size: int = 64
+    embedding_dim: int = 64
+    num_layers: int = 1
+    bidirectional: bool = True
+    nonlinearity: Literal["tanh", "relu"] = "tanh"
+    dropout: float = 0.1
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    max_epochs: int = 15
+    batch_size: int = 32
+    lr: float = 3e-3
+    weight_decay: float = 0.0
+    grad_clip: float = 5.0
+    patience: int = 3
+    # probability of replacing a training word by its unknown-word class, so <unk> is learnt
+    word_dropout: float = 0.1
+    accelerator: str = "auto"
+    devices: str | int = "auto"
+    strategy: str = "auto"
+    precision: str = "32-true"
+    log_every_n_steps: int = 10
+
+
+@dataclass(frozen=True)
+class MlflowConfig:
+    tracking_uri: str = "sqlite:///mlruns/mlflow.db"
+    artifact_root: str = "mlruns/artifacts"
+    register: bool = True
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    name: str
+    primary_metric: str
+    data: dict[str, Any]
+    validation: dict[str, Any] = field(default_factory=dict)
+    vocab: VocabConfig = field(default_factory=VocabConfig)
+    encoding: Literal["onehot", "embedding"] = "embedding"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    baselines: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Config:
+    seed: int
+    tasks: list[str]
+    mlflow: MlflowConfig
+    task_configs: dict[str, TaskConfig]
+    raw: dict[str, Any]
+
+    def task(self, name: str) -> TaskConfig:
+        if name not in self.task_configs:
+            known = ", ".join(sorted(self.task_configs)) or "none"
+            raise ConfigError(f"params.yaml has no section for task {name!r} (sections: {known})")
+        return self.task_configs[name]
+
+
+def _build(cls: type, values: dict[str, Any] | None, where: str) -> Any:
+    values = dict(values or {})
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown}; expected some of {sorted(names)}")
+    return cls(**values)
+
+
+def _task_config(name: str, section: dict[str, Any]) -> TaskConfig:
+    where = f"params.yaml:{name}"
+    if not isinstance(section, dict):
+        raise ConfigError(f"{where} must be a mapping")
+    section = dict(section)
+    for key in ("primary_metric", "data"):
+        if key not in section:
+            raise ConfigError(f"{where}: missing required key {key!r}")
+    section["vocab"] = _build(VocabConfig, section.get("vocab"), f"{where}.vocab")
+    section["model"] = _build(ModelConfig, section.get("model"), f"{where}.model")
+    section["train"] = _build(TrainConfig, section.get("train"), f"{where}.train")
+    cfg = _build(TaskConfig, {"name": name, **section}, where)
+    if cfg.model.cell not in CELLS:
+        raise ConfigError(f"{where}.model.cell must be one of {CELLS}, got {cfg.model.cell!r}")
+    if cfg.encoding not in ENCODINGS:
+        raise ConfigError(f"{where}.encoding must be one of {ENCODINGS}, got {cfg.encoding!r}")
+    if cfg.model.nonlinearity not in ("tanh", "relu"):
+        raise ConfigError(f"{where}.model.nonlinearity must be tanh or relu")
+    return cfg
+
+
+def load(path: str | Path = "params.yaml") -> Config:
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{path} not found: run rnnlab from the repository root")
+    raw = yaml.safe_load(path.read_text()) or {}
+    tasks = raw.get("tasks")
+    if not isinstance(tasks, list) or not tasks:
+        raise ConfigError("params.yaml: 'tasks' must be a non-empty list of task names")
+    task_configs = {name: _task_config(name, raw.get(name)) for name in tasks}
+    return Config(
+        seed=int(raw.get("seed", 42)),
+        tasks=list(tasks),
+        mlflow=_build(MlflowConfig, raw.get("mlflow"), "params.yaml:mlflow"),
+        task_configs=task_configs,
+        raw=raw,
+    )

@@ -1,0 +1,1 @@
+"""Data sources: readers for real corpora and seeded generators for the built-in data."""

@@ -1,0 +1,155 @@
+"""Lightning wrapper: loss summed over time, backprop through time by autograd, dev metric.
+
+Torch and Lightning only; tracking (MLflow) is attached from outside as a logger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytorch_lightning as pl
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+
+class Sequences(Dataset):
+    """Rows of an encoded split: ids [T], length, labels [T]."""
+
+    def __init__(self, encoded: dict[str, torch.Tensor]) -> None:
+        self.ids, self.lengths, self.labels = encoded["ids"], encoded["lengths"], encoded["labels"]
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return self.ids[i], self.lengths[i], self.labels[i]
+
+
+def collate(batch: list[tuple[torch.Tensor, ...]]) -> dict[str, torch.Tensor]:
+    ids, lengths, labels = (torch.stack(x) for x in zip(*batch, strict=True))
+    T = int(lengths.max())  # trim the split-wide padding to this batch's longest sentence
+    ids, labels = ids[:, :T], labels[:, :T]
+    mask = torch.arange(T)[None, :] < lengths[:, None]
+    return {"ids": ids, "lengths": lengths, "labels": labels, "mask": mask}
+
+
+def loader(encoded: dict[str, torch.Tensor], batch_size: int, shuffle: bool = False,
+           seed: int = 0) -> DataLoader:
+    gen = torch.Generator().manual_seed(seed)
+    return DataLoader(Sequences(encoded), batch_size=batch_size, shuffle=shuffle,
+                      collate_fn=collate, generator=gen)
+
+
+def summed_bce(logits: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """L = Σ_t L<t>(ŷ<t>, y<t>) over each sentence's real steps, averaged over sentences."""
+    per_step = nn.functional.binary_cross_entropy_with_logits(
+        logits, labels.float(), reduction="none")
+    return (per_step * mask).sum() / logits.shape[0]
+
+
+class TaggerModule(pl.LightningModule):
+    """Many-to-many binary tagging: ŷ<t> = σ(logit<t>), loss summed over time."""
+
+    def __init__(self, net: nn.Module, lr: float = 3e-3, weight_decay: float = 0.0,
+                 word_dropout: float = 0.0, fallback: list[int] | None = None,
+                 dev_metric: Callable[[list[list[int]], list[list[int]]], dict[str, float]]
+                 | None = None) -> None:
+        super().__init__()
+        self.net, self.lr, self.weight_decay = net, lr, weight_decay
+        self.word_dropout = word_dropout
+        self.register_buffer("fallback", torch.tensor(fallback or [], dtype=torch.long),
+                             persistent=False)
+        self.dev_metric = dev_metric
+        self._dev: list[tuple[list[int], list[int]]] = []
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return self.net(ids, lengths).squeeze(-1)
+
+    def _drop_words(self, ids: torch.Tensor) -> torch.Tensor:
+        # replace random known words by their unknown-word class, so unseen names can be tagged
+        if not self.training or self.word_dropout <= 0 or len(self.fallback) == 0:
+            return ids
+        drop = torch.rand(ids.shape, device=ids.device) < self.word_dropout
+        return torch.where(drop, self.fallback[ids], ids)
+
+    def training_step(self, batch: dict[str, torch.Tensor], _: int) -> torch.Tensor:
+        logits = self(self._drop_words(batch["ids"]), batch["lengths"])
+        loss = summed_bce(logits, batch["labels"], batch["mask"])
+        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True,
+                 batch_size=len(batch["lengths"]))
+        return loss
+
+    def validation_step(self, batch: dict[str, torch.Tensor], _: int) -> None:
+        logits = self(batch["ids"], batch["lengths"])
+        loss = summed_bce(logits, batch["labels"], batch["mask"])
+        self.log("dev/loss", loss, on_epoch=True, prog_bar=True, batch_size=len(batch["lengths"]))
+        pred = (logits > 0).long()
+        for p, g, n in zip(pred.tolist(), batch["labels"].tolist(), batch["lengths"].tolist(),
+                           strict=True):
+            self._dev.append((p[:n], g[:n]))
+
+    def on_validation_epoch_end(self) -> None:
+        if self.dev_metric and self._dev:
+            preds, golds = zip(*self._dev, strict=True)
+            for name, value in self.dev_metric(list(preds), list(golds)).items():
+                self.log(f"dev/{name}", value, prog_bar=name.endswith("f1"))
+        self._dev.clear()
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.Adam(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+
+
+@torch.no_grad()
+def predict_labels(net: nn.Module, encoded: dict[str, torch.Tensor], batch_size: int = 256,
+                   device: str | torch.device = "cpu") -> list[list[int]]:
+    """Binary label per real token for every sentence of an encoded split."""
+    net.eval().to(device)
+    out: list[list[int]] = []
+    for batch in loader(encoded, batch_size):
+        logits = net(batch["ids"].to(device), batch["lengths"]).squeeze(-1)
+        for row, n in zip((logits > 0).long().tolist(), batch["lengths"].tolist(), strict=True):
+            out.append(row[:n])
+    return out
+
+
+def fit(module: pl.LightningModule, train: DataLoader, dev: DataLoader, *, max_epochs: int,
+        patience: int, monitor: str, grad_clip: float = 0.0, accelerator: str = "auto",
+        devices: str | int = "auto", strategy: str = "auto", precision: str = "32-true",
+        log_every_n_steps: int = 10, ckpt_dir: str | None = None, logger: object = False,
+        progress: bool = True, callbacks: list[pl.Callback] | None = None) -> str | None:
+    """Train with early stopping on the dev metric; reload the best weights. Returns the best
+    checkpoint's path (when `ckpt_dir` is given)."""
+    from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
+
+    callbacks = [*(callbacks or []), EarlyStopping(monitor=monitor, mode="max", patience=patience)]
+    best = ModelCheckpoint(dirpath=ckpt_dir, monitor=monitor, mode="max", filename="best",
+                           save_top_k=1, enable_version_counter=False)
+    callbacks.append(best)
+    trainer = pl.Trainer(
+        max_epochs=max_epochs, accelerator=accelerator, devices=devices, strategy=strategy,
+        precision=precision, gradient_clip_val=grad_clip or None, deterministic=True,
+        callbacks=callbacks, logger=logger, log_every_n_steps=log_every_n_steps,
+        enable_progress_bar=progress, enable_model_summary=False,
+        enable_checkpointing=True, default_root_dir=ckpt_dir,
+    )
+    trainer.fit(module, train, dev)
+    if best.best_model_path:
+        state = torch.load(best.best_model_path, map_location="cpu", weights_only=True)
+        module.load_state_dict(state["state_dict"])
+    return best.best_model_path or None
+
+
+class History(pl.Callback):
+    """Per-epoch metrics as rows, for the loss-curve plot."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, float]] = []
+
+    def on_validation_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        row = {"epoch": trainer.current_epoch + 1}
+        row.update({k: float(v) for k, v in trainer.callback_metrics.items()
+                    if not k.endswith("_step")})
+        self.rows.append(row)

@@ -1,0 +1,1 @@
+"""Neural code: torch only (no MLflow, Prefect, DVC or Great Expectations here)."""

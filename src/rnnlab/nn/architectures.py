@@ -1,0 +1,64 @@
+"""RNN architectures from the lecture, as plain torch modules.
+
+- ManyToMany (Tx = Ty): one output per input step, e.g. entity recognition.
+- DenseTagger: the lecture's "standard (dense) network" on padded input, the foil for the RNN.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from rnnlab.encoding import input_layer
+from rnnlab.nn.cells import recurrent
+
+
+class ManyToMany(nn.Module):
+    """x<1..T> -> a<1..T> -> ŷ<1..T>, with ŷ<t> = W_ya a<t> + b_y as logits (σ in the loss)."""
+
+    def __init__(self, vocab_size: int, n_out: int, encoding: str = "embedding",
+                 embedding_dim: int = 64, cell: str = "gru", hidden_size: int = 64,
+                 num_layers: int = 1, bidirectional: bool = True, nonlinearity: str = "tanh",
+                 dropout: float = 0.0) -> None:
+        super().__init__()
+        self.embed, n_x = input_layer(encoding, vocab_size, embedding_dim)
+        self.rnn = recurrent(cell, n_x, hidden_size, num_layers, bidirectional, nonlinearity,
+                             dropout)
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(hidden_size * (2 if bidirectional else 1), n_out)  # W_ya, b_y
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        x = self.dropout(self.embed(ids))  # [B, T, n_x]
+        a, _ = self.rnn(x, lengths)  # [B, T, dirs*n_a]
+        return self.head(self.dropout(a))  # [B, T, n_out]
+
+
+class DenseTagger(nn.Module):
+    """A feed-forward network over the whole padded sentence: [B, T_max*n_x] -> [B, T_max*n_out].
+
+    The lecture's point: inputs and outputs differ in length between examples (so everything is
+    padded to T_max), and nothing learnt at position 3 is shared with position 7.
+    """
+
+    def __init__(self, vocab_size: int, n_out: int, max_len: int, encoding: str = "embedding",
+                 embedding_dim: int = 64, hidden_size: int = 128, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.max_len, self.n_out = max_len, n_out
+        self.embed, n_x = input_layer(encoding, vocab_size, embedding_dim)
+        self.net = nn.Sequential(
+            nn.Linear(max_len * n_x, hidden_size), nn.ReLU(), nn.Dropout(dropout),
+            nn.Linear(hidden_size, max_len * n_out),
+        )
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        B, T = ids.shape
+        fixed = ids.new_zeros(B, self.max_len)
+        fixed[:, : min(T, self.max_len)] = ids[:, : self.max_len]  # words past T_max are unseen
+        out = self.net(self.embed(fixed).flatten(1)).view(B, self.max_len, self.n_out)
+        if self.max_len < T:  # positions past T_max get a constant "no entity" score
+            out = torch.cat([out, out.new_full((B, T - self.max_len, self.n_out), -10.0)], 1)
+        return out[:, :T]
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)

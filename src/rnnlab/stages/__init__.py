@@ -1,0 +1,64 @@
+"""Pipeline stages: plain functions `(task, cfg) -> None` that read files and write files.
+
+dvc.yaml runs them through the `rnnlab` CLI; the Prefect flow calls the same functions.
+Every output is written atomically (rnnlab.io), so a killed stage leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+STAGES = ("prepare", "validate", "vocab", "encode", "train", "evaluate")
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where each stage of one task reads and writes (mirrored by dvc.yaml)."""
+
+    task: str
+
+    @property
+    def prepared(self) -> Path:
+        return Path("data/prepared") / self.task
+
+    @property
+    def validation(self) -> Path:
+        return Path("data/validation") / self.task
+
+    @property
+    def vocab(self) -> Path:
+        return Path("data/vocab") / self.task
+
+    @property
+    def encoded(self) -> Path:
+        return Path("data/encoded") / self.task
+
+    @property
+    def model(self) -> Path:
+        return Path("models") / self.task
+
+    @property
+    def metrics(self) -> Path:
+        return Path("metrics") / f"{self.task}.json"
+
+    @property
+    def stage_metrics(self) -> Path:
+        return Path("metrics") / self.task
+
+    @property
+    def plots(self) -> Path:
+        return Path("plots") / self.task
+
+
+def run(stage: str, task: str, params: str | Path = "params.yaml") -> None:
+    """Run one stage of one task with the settings in `params`."""
+    import importlib
+
+    from rnnlab import config
+
+    if stage not in STAGES:
+        raise ValueError(f"unknown stage {stage!r}; stages are {', '.join(STAGES)}")
+    cfg = config.load(params)
+    module = importlib.import_module(f"rnnlab.stages.{stage}")
+    module.run(task, cfg)

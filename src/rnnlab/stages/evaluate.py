@@ -1,0 +1,87 @@
+"""evaluate: score the trained RNN and the task's baselines on the same test split, write
+metrics/<task>.json and plots, log everything to the training's MLflow run, and register the
+model: alias `champion` if it beats the current champion on the primary metric, else
+`challenger`."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import pytorch_lightning as pl
+
+from rnnlab import plots, tracking
+from rnnlab.config import Config
+from rnnlab.io import atomic_path, read_json, write_json
+from rnnlab.serving import load_model_dir
+from rnnlab.stages import Paths
+from rnnlab.stages.common import read_encoded, read_frames, require_valid
+
+PYFUNC = Path(__file__).resolve().parents[1] / "pyfunc_model.py"
+PACKAGE = Path(__file__).resolve().parents[1]
+
+
+def run(task: str, cfg: Config) -> None:
+    import mlflow
+
+    paths, tc = Paths(task), cfg.task(task)
+    require_valid(paths)
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    module, net, vocabs = load_model_dir(paths.model)
+    frames, encoded = read_frames(paths), read_encoded(paths)
+    metrics, extra = module.evaluate(tc, net, frames, encoded, vocabs, cfg.seed)
+    vocab_metrics = read_json(paths.stage_metrics / "vocab.json")
+    metrics.update(vocab_metrics)
+    if tc.primary_metric not in metrics:
+        raise KeyError(f"{task}.primary_metric {tc.primary_metric!r} is not among the metrics: "
+                       f"{sorted(metrics)}")
+    write_json(paths.metrics, metrics)
+    with atomic_path(paths.plots / "confusion.csv") as tmp:
+        extra["confusion"].to_csv(tmp, index=False)
+    plots.confusion(extra["confusion"], paths.plots / "confusion.png",
+                    f"{task}: test tokens")
+    plots.curves(pd.read_csv(paths.plots / "training.csv"), paths.plots / "training.png",
+                 f"{task}: training")
+
+    tracking.setup(cfg.mlflow, task)
+    run_id = read_json(paths.model / "run.json")["run_id"]
+    try:
+        mlflow.get_run(run_id)
+    except mlflow.exceptions.MlflowException:  # e.g. outputs pulled from a DVC remote
+        run_id = None
+    with mlflow.start_run(run_id=run_id, tags=tracking.run_tags(task, "evaluate")):
+        mlflow.log_metrics({k.replace("@", "_"): float(v) for k, v in metrics.items()})
+        mlflow.log_artifact(str(paths.metrics))
+        for name in ("confusion.png", "training.png", "training.csv"):
+            mlflow.log_artifact(str(paths.plots / name), "plots")
+        with tempfile.TemporaryDirectory() as tmp:
+            examples = Path(tmp) / "examples.txt"
+            examples.write_text("\n".join(extra.get("examples", [])) + "\n")
+            mlflow.log_artifact(str(examples))
+        info = mlflow.pyfunc.log_model(
+            name="model", python_model=str(PYFUNC), code_paths=[str(PACKAGE)],
+            artifacts={"model_dir": str(paths.model)}, pip_requirements=_requirements())
+        registered = None
+        if cfg.mlflow.register:
+            registered = tracking.register(info.model_uri, task, tc.primary_metric,
+                                           float(metrics[tc.primary_metric]))
+            mlflow.set_tag("registry", f"{registered['name']} v{registered['version']} "
+                                       f"@{registered['alias']}")
+    show = [tc.primary_metric, *[k for k in metrics if k.startswith("test/")]]
+    print(f"evaluate[{task}]: " + ", ".join(f"{k}={metrics[k]:.4f}" for k in dict.fromkeys(show)))
+    for k in sorted(metrics):
+        if "/test/" in k:
+            print(f"  baseline {k} = {metrics[k]:.4f}")
+    if registered:
+        print(f"  registered {registered['name']} v{registered['version']} as "
+              f"@{registered['alias']} ({tc.primary_metric}={registered['value']:.4f}, "
+              f"previous champion {registered['previous_champion_value']})")
+
+
+def _requirements() -> list[str]:
+    from importlib.metadata import version
+
+    return [f"{p}=={version(p)}" for p in
+            ("torch", "mlflow", "pandas", "numpy", "pyarrow", "seqeval", "pytorch-lightning",
+             "scikit-learn", "pyyaml")]

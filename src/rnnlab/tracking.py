@@ -1,0 +1,102 @@
+"""MLflow: where the store is, one run per training, registry with champion/challenger aliases.
+
+Default store: sqlite:///mlruns/mlflow.db with artifacts under mlruns/artifacts. Set
+MLFLOW_TRACKING_URI to use a shared tracking server instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import mlflow
+from mlflow.tracking import MlflowClient
+
+from rnnlab.config import MlflowConfig
+
+log = logging.getLogger(__name__)
+
+
+def tracking_uri(cfg: MlflowConfig) -> str:
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or cfg.tracking_uri
+    if uri.startswith("sqlite:///"):
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    return uri
+
+
+def model_name(task: str) -> str:
+    return f"rnnlab-{task}"
+
+
+def setup(cfg: MlflowConfig, task: str) -> str:
+    """Point MLflow at the store and select the task's experiment; returns the experiment id."""
+    uri = tracking_uri(cfg)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    name = f"rnnlab-{task}"
+    experiment = mlflow.get_experiment_by_name(name)
+    if experiment is not None:
+        mlflow.set_experiment(name)
+        return experiment.experiment_id
+    location = None
+    if uri.startswith("sqlite:"):  # a local store keeps its artifacts next to the database
+        location = (Path(cfg.artifact_root) / task).resolve().as_uri()
+    experiment_id = mlflow.create_experiment(name, artifact_location=location)
+    mlflow.set_experiment(name)
+    return experiment_id
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                             check=True)
+        return out.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def run_tags(task: str, stage: str) -> dict[str, str]:
+    tags = {"rnnlab.task": task, "dvc.stage": f"{stage}@{task}",
+            "mlflow.source.git.commit": git_commit()}
+    flow_run = os.environ.get("PREFECT__FLOW_RUN_ID")
+    if flow_run:
+        tags["prefect.flow_run_id"] = flow_run
+    return tags
+
+
+def flat_params(prefix: str, value: Any) -> dict[str, Any]:
+    """Nested settings -> {'model.cell': 'gru', ...} for mlflow.log_params."""
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            out.update(flat_params(f"{prefix}.{k}" if prefix else str(k), v))
+        return out
+    return {prefix: value}
+
+
+def champion_metric(client: MlflowClient, name: str, metric: str) -> float | None:
+    try:
+        version = client.get_model_version_by_alias(name, "champion")
+    except mlflow.exceptions.MlflowException:
+        return None
+    value = version.tags.get(metric)
+    return float(value) if value is not None else None
+
+
+def register(model_uri: str, task: str, metric: str, value: float,
+             higher_is_better: bool = True) -> dict[str, Any]:
+    """Register a version; it becomes `champion` only if it beats the current champion on the
+    primary metric, otherwise it is the `challenger`."""
+    client = MlflowClient()
+    name = model_name(task)
+    previous = champion_metric(client, name, metric)
+    version = mlflow.register_model(model_uri, name,
+                                    tags={metric: str(value), "primary_metric": metric})
+    better = previous is None or (value > previous if higher_is_better else value < previous)
+    alias = "champion" if better else "challenger"
+    client.set_registered_model_alias(name, alias, version.version)
+    return {"name": name, "version": int(version.version), "alias": alias,
+            "metric": metric, "value": value, "previous_champion_value": previous}
