@@ -1,0 +1,38 @@
+# Thin wrappers; each target is one line of intent.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(abspath $(VENV))/bin
+export PATH := $(BIN):$(PATH)
+export GX_ANALYTICS_ENABLED := false
+export MLFLOW_DISABLE_TELEMETRY := true
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export DO_NOT_TRACK := 1
+
+.PHONY: run test test-fast lint ui bench clean
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	touch $@
+
+run: $(VENV)/.installed  ## build the venv, then the whole pipeline on the built-in data
+	dvc repro
+
+test: $(VENV)/.installed lint  ## lint + every test, the pipeline ones included
+	pytest
+
+test-fast: $(VENV)/.installed  ## unit tests only
+	pytest -m "not slow"
+
+lint: $(VENV)/.installed
+	ruff check src tests
+
+ui: $(VENV)/.installed  ## the MLflow UI on this project's store, http://127.0.0.1:5000
+	mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --host 127.0.0.1 --port 5000
+
+bench: $(VENV)/.installed  ## time `dvc repro` of every task from scratch
+	$(BIN)/python benchmarks/repro_time.py
+
+clean:
+	rm -rf data/prepared data/validation data/vocab data/encoded models metrics plots
