@@ -34,7 +34,8 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    tmp.chmod(0o755)    try:
+    tmp.chmod(0o755)
+    try:
         yield tmp
         if path.exists():
             old = path.with_name(f".{path.name}.old")
