@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from helpers import write_conll
 from rnnlab.data.builtin_entity import SPECIES, generate, genus
 from rnnlab.data.conll import read_conll
-
-from helpers import write_conll
 
 
 def _names(sentences):

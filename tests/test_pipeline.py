@@ -1,0 +1,154 @@
+"""`dvc repro` end to end on tiny params, in a temporary copy of the repository with its own
+MLflow store and DVC remote (the user's mlruns/ and remote are never touched)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from helpers import REPO, write_conll
+
+pytestmark = pytest.mark.slow
+
+BIN = str(Path(sys.executable).parent)
+TINY = {
+    "data": {"builtin": {"n_train": 160, "n_dev": 40, "n_test": 40}},
+    "model": {"hidden_size": 16, "embedding_dim": 16},
+    "train": {"max_epochs": 2, "batch_size": 32, "patience": 1, "log_every_n_steps": 1},
+    "baselines": {"dense": {"enabled": True, "hidden_size": 16, "max_epochs": 1}},
+}
+
+
+def _merge(base: dict, extra: dict) -> dict:
+    for k, v in extra.items():
+        base[k] = _merge(base.get(k, {}), v) if isinstance(v, dict) else v
+    return base
+
+
+def sh(cwd: Path, *cmd: str, check: bool = True) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "DVC_"))}
+    env["PATH"] = BIN + os.pathsep + env["PATH"]
+    env["PREFECT_HOME"] = str(cwd / ".prefect")
+    out = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+    if check and out.returncode:
+        raise AssertionError(f"{' '.join(cmd)} failed:\n{out.stdout[-4000:]}\n{out.stderr[-4000:]}")
+    return out
+
+
+def ran(out: subprocess.CompletedProcess) -> list[str]:
+    return [line.split("'")[1] for line in out.stdout.splitlines()
+            if line.startswith("Running stage")]
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("rnnlab")
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO,
+                           capture_output=True, text=True, check=True).stdout.split()
+    for f in files:
+        if (REPO / f).is_file() and not f.startswith(("metrics/", "dvc.lock")):
+            (root / f).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / f, root / f)
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    _merge(params["entity"], TINY)
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    sh(root, "git", "init", "-q")
+    sh(root, "git", "-c", "user.name=t", "-c", "user.email=t@t", "add", "-A")
+    sh(root, "git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "tiny")
+    sh(root, "dvc", "remote", "modify", "--local", "local", "url", str(root.parent / "remote"))
+    return root
+
+
+def champion(root: Path) -> tuple[str, list[str]]:
+    code = ("import mlflow; mlflow.set_tracking_uri('sqlite:///mlruns/mlflow.db'); "
+            "c = mlflow.MlflowClient(); "
+            "print(c.get_model_version_by_alias('rnnlab-entity', 'champion').version); "
+            "vs = c.search_model_versions(\"name='rnnlab-entity'\"); "
+            "print(' '.join(str(v.version) for v in vs))")
+    out = sh(root, sys.executable, "-c", code).stdout.split("\n")
+    return out[0], sorted(out[1].split())
+
+
+def test_repro_runs_every_stage_and_registers_a_champion(repo: Path):
+    out = sh(repo, "dvc", "repro")
+    assert ran(out) == [f"{s}@entity" for s in
+                        ("prepare", "validate", "vocab", "encode", "train", "evaluate")]
+    metrics = yaml.safe_load((repo / "metrics/entity.json").read_text())
+    for key in ("test/entity_f1", "test/entity_precision", "test/entity_recall", "test/token_f1",
+                "model/params", "dense/test/entity_f1", "dense/params",
+                "gazetteer/test/entity_f1", "dev/oov_rate", "test/oov_rate"):
+        assert key in metrics, key
+    assert 0 <= metrics["test/entity_f1"] <= 1
+    for path in ("data/validation/entity/summary.json",
+                 "data/validation/entity/data_docs/index.html", "data/vocab/entity/tokens.json",
+                 "models/entity/model.pt", "models/entity/checkpoints/best.ckpt",
+                 "plots/entity/training.csv", "plots/entity/confusion.csv",
+                 "plots/entity/confusion.png", "dvc.lock"):
+        assert (repo / path).exists(), path
+    assert champion(repo) == ("1", ["1"])
+    assert "registered rnnlab-entity v1 as @champion" in out.stdout
+
+
+def test_second_repro_does_nothing(repo: Path):
+    out = sh(repo, "dvc", "repro")
+    assert ran(out) == []
+    assert "up to date" in sh(repo, "dvc", "status").stdout
+
+
+def test_champion_answers_raw_text(repo: Path):
+    code = ("import mlflow, json; mlflow.set_tracking_uri('sqlite:///mlruns/mlflow.db'); "
+            "m = mlflow.pyfunc.load_model('models:/rnnlab-entity@champion');"
+            " print(json.dumps(m.predict(['in the forest there are Panthera leo'])))")
+    import json
+
+    result = json.loads(sh(repo, sys.executable, "-c", code).stdout.strip().splitlines()[-1])
+    assert result[0]["tokens"] == ["in", "the", "forest", "there", "are", "Panthera", "leo"]
+    assert len(result[0]["labels"]) == 7 and set(result[0]["labels"]) <= {0, 1}
+    cli = sh(repo, "rnnlab", "predict", "entity", "Panthera Corporation grew").stdout
+    assert '"tokens": ["Panthera", "Corporation", "grew"]' in cli
+
+
+def test_experiment_changing_one_param_reruns_only_what_depends_on_it(repo: Path):
+    out = sh(repo, "dvc", "exp", "run", "-S", "entity.train.lr=0.01")
+    assert ran(out) == ["train@entity", "evaluate@entity"]
+    assert "entity.train.lr" in sh(repo, "dvc", "params", "diff").stdout
+    assert "test/entity_f1" in sh(repo, "dvc", "metrics", "show").stdout
+    sh(repo, "dvc", "plots", "show", "-o", str(repo.parent / "plots-html"))
+    assert (repo.parent / "plots-html" / "index.html").exists()
+    version, versions = champion(repo)
+    assert versions == ["1", "2"] and version in versions
+
+
+def test_push_then_pull_into_a_fresh_clone_restores_outputs(repo: Path, tmp_path: Path):
+    sh(repo, "git", "add", "-A")
+    sh(repo, "git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "exp")
+    sh(repo, "dvc", "push")
+    clone = tmp_path / "clone"
+    sh(tmp_path, "git", "clone", "-q", str(repo), str(clone))
+    sh(clone, "dvc", "remote", "modify", "--local", "local", "url", str(repo.parent / "remote"))
+    sh(clone, "dvc", "pull")
+    assert (clone / "models/entity/model.pt").exists()
+    assert ran(sh(clone, "dvc", "repro")) == []  # nothing retrains
+
+
+def test_bad_corpus_stops_at_validate_and_keeps_the_champion(repo: Path):
+    before = champion(repo)
+    write_conll(repo / "data/raw/entity/bad",
+                train="Panthera\tB-Species\nleo\tI-Specis\nroars\n\nJava\tO\n")
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["entity"]["data"].update(source="conll", path="data/raw/entity/bad")
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    out = sh(repo, "dvc", "repro", check=False)
+    assert out.returncode != 0
+    assert ran(out) == ["prepare@entity", "validate@entity"]
+    text = out.stdout + out.stderr
+    assert "Validation failed for task 'entity'" in text
+    assert "tags only from" in text and "I-Specis" in text
+    assert "no missing tag" in text and '"file_line": 3' in text
+    assert champion(repo) == before
