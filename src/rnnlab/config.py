@@ -47,6 +47,10 @@ class TrainConfig:
     patience: int = 3
     # probability of replacing a training word by its unknown-word class, so <unk> is learnt
     word_dropout: float = 0.1
+    # weight of the rare 1-labels in the loss (BCE pos_weight); 1.0 is the lecture's plain loss
+    positive_weight: float = 1.0
+    # batches of similar-length sentences (much less padding on real corpora)
+    bucket: bool = True
     accelerator: str = "auto"
     devices: str | int = "auto"
     strategy: str = "auto"

@@ -5,12 +5,12 @@ Torch and Lightning only; tracking (MLflow) is attached from outside as a logger
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytorch_lightning as pl
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 
 class Sequences(Dataset):
@@ -34,17 +34,48 @@ def collate(batch: list[tuple[torch.Tensor, ...]]) -> dict[str, torch.Tensor]:
     return {"ids": ids, "lengths": lengths, "labels": labels, "mask": mask}
 
 
+class BucketBatches(Sampler[list[int]]):
+    """Seeded random batches of similar-length sentences: a batch is trimmed to its longest
+    sentence, so grouping lengths cuts the padded steps the RNN walks through."""
+
+    def __init__(self, lengths: torch.Tensor, batch_size: int, seed: int, pool: int = 50) -> None:
+        self.lengths, self.batch_size, self.seed, self.pool = lengths, batch_size, seed, pool
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        chunk = self.batch_size * self.pool
+        full, rest = divmod(len(self.lengths), chunk)
+        return full * self.pool + -(-rest // self.batch_size)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        gen = torch.Generator().manual_seed(self.seed + self.epoch)
+        self.epoch += 1
+        batches: list[torch.Tensor] = []
+        for chunk in torch.randperm(len(self.lengths), generator=gen).split(
+                self.batch_size * self.pool):
+            chunk = chunk[torch.argsort(self.lengths[chunk], stable=True)]
+            batches.extend(chunk.split(self.batch_size))
+        for i in torch.randperm(len(batches), generator=gen).tolist():
+            yield batches[i].tolist()
+
+
 def loader(encoded: dict[str, torch.Tensor], batch_size: int, shuffle: bool = False,
-           seed: int = 0) -> DataLoader:
+           seed: int = 0, bucket: bool = False) -> DataLoader:
+    if shuffle and bucket:
+        sampler = BucketBatches(encoded["lengths"], batch_size, seed)
+        return DataLoader(Sequences(encoded), batch_sampler=sampler, collate_fn=collate)
     gen = torch.Generator().manual_seed(seed)
     return DataLoader(Sequences(encoded), batch_size=batch_size, shuffle=shuffle,
                       collate_fn=collate, generator=gen)
 
 
-def summed_bce(logits: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """L = Σ_t L<t>(ŷ<t>, y<t>) over each sentence's real steps, averaged over sentences."""
+def summed_bce(logits: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor,
+               positive_weight: float = 1.0) -> torch.Tensor:
+    """L = Σ_t L<t>(ŷ<t>, y<t>) over each sentence's real steps, averaged over sentences.
+    `positive_weight` > 1 counts missed 1-labels more (entities are rare words)."""
+    pos = None if positive_weight == 1.0 else logits.new_tensor(positive_weight)
     per_step = nn.functional.binary_cross_entropy_with_logits(
-        logits, labels.float(), reduction="none")
+        logits, labels.float(), reduction="none", pos_weight=pos)
     return (per_step * mask).sum() / logits.shape[0]
 
 
@@ -53,11 +84,12 @@ class TaggerModule(pl.LightningModule):
 
     def __init__(self, net: nn.Module, lr: float = 3e-3, weight_decay: float = 0.0,
                  word_dropout: float = 0.0, fallback: list[int] | None = None,
+                 positive_weight: float = 1.0,
                  dev_metric: Callable[[list[list[int]], list[list[int]]], dict[str, float]]
                  | None = None) -> None:
         super().__init__()
         self.net, self.lr, self.weight_decay = net, lr, weight_decay
-        self.word_dropout = word_dropout
+        self.word_dropout, self.positive_weight = word_dropout, positive_weight
         self.register_buffer("fallback", torch.tensor(fallback or [], dtype=torch.long),
                              persistent=False)
         self.dev_metric = dev_metric
@@ -75,7 +107,7 @@ class TaggerModule(pl.LightningModule):
 
     def training_step(self, batch: dict[str, torch.Tensor], _: int) -> torch.Tensor:
         logits = self(self._drop_words(batch["ids"]), batch["lengths"])
-        loss = summed_bce(logits, batch["labels"], batch["mask"])
+        loss = summed_bce(logits, batch["labels"], batch["mask"], self.positive_weight)
         self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True,
                  batch_size=len(batch["lengths"]))
         return loss

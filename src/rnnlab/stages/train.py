@@ -47,7 +47,8 @@ def run(task: str, cfg: Config) -> None:
     t = tc.train
     start = time.perf_counter()
     with atomic_dir(paths.model) as out:
-        fit(lit, loader(encoded["train"], t.batch_size, shuffle=True, seed=cfg.seed),
+        fit(lit, loader(encoded["train"], t.batch_size, shuffle=True, seed=cfg.seed,
+                        bucket=t.bucket),
             loader(encoded["dev"], 256), max_epochs=t.max_epochs, patience=t.patience,
             monitor=module.MONITOR, grad_clip=t.grad_clip, accelerator=t.accelerator,
             devices=t.devices, strategy=t.strategy, precision=t.precision,

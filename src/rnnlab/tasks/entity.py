@@ -177,6 +177,7 @@ def lightning_module(cfg: TaskConfig, net: nn.Module,
                      vocabs: dict[str, Vocabulary]) -> TaggerModule:
     return TaggerModule(net, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay,
                         word_dropout=cfg.train.word_dropout,
+                        positive_weight=cfg.train.positive_weight,
                         fallback=vocabs["tokens"].fallback_indices(), dev_metric=dev_metric)
 
 
@@ -267,7 +268,8 @@ def dense_baseline(cfg: TaskConfig, frames: dict[str, pd.DataFrame],
                       int(b.get("hidden_size", 128)), cfg.model.dropout)
     module = TaggerModule(net, lr=cfg.train.lr, dev_metric=dev_metric)
     with tempfile.TemporaryDirectory() as ckpt:
-        fit(module, loader(encoded["train"], cfg.train.batch_size, shuffle=True, seed=seed),
+        fit(module, loader(encoded["train"], cfg.train.batch_size, shuffle=True, seed=seed,
+                           bucket=cfg.train.bucket),
             loader(encoded["dev"], 256), max_epochs=int(b.get("max_epochs", 10)),
             patience=cfg.train.patience, monitor=MONITOR, accelerator=cfg.train.accelerator,
             ckpt_dir=ckpt, progress=False)
