@@ -25,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from rnnlab.config import ConfigError
+    from rnnlab.stages import StageError
     from rnnlab.validation import ValidationFailed
 
     try:
@@ -36,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValidationFailed as err:
         print(f"\n{err}\n\nNothing downstream runs and no model is registered.", file=sys.stderr)
         return 1
-    except (ConfigError, FileNotFoundError, ValueError) as err:
+    except (ConfigError, StageError, FileNotFoundError, ValueError) as err:
         print(f"rnnlab {args.command} {args.task}: {err}", file=sys.stderr)
         return 2
     return 0
@@ -48,7 +49,12 @@ def _predict(task: str, inputs: list[str], alias: str, params: str) -> int:
     from rnnlab import config, tracking
 
     tracking.setup(config.load(params).mlflow, task)
-    model = mlflow.pyfunc.load_model(f"models:/{tracking.model_name(task)}@{alias}")
+    uri = f"models:/{tracking.model_name(task)}@{alias}"
+    try:
+        model = mlflow.pyfunc.load_model(uri)
+    except mlflow.exceptions.MlflowException as err:
+        raise FileNotFoundError(f"no model at {uri} ({err.message}); run `dvc repro` first") \
+            from None
     for result in model.predict(inputs):
         print(json.dumps(result, ensure_ascii=False))
     return 0

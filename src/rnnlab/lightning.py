@@ -94,6 +94,8 @@ class TaggerModule(pl.LightningModule):
                              persistent=False)
         self.dev_metric = dev_metric
         self._dev: list[tuple[list[int], list[int]]] = []
+        self._losses: dict[str, list[float]] = {"train/loss": [], "dev/loss": []}
+        self.history: list[dict[str, float]] = []  # one row per epoch, for the loss curves
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         return self.net(ids, lengths).squeeze(-1)
@@ -110,23 +112,32 @@ class TaggerModule(pl.LightningModule):
         loss = summed_bce(logits, batch["labels"], batch["mask"], self.positive_weight)
         self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True,
                  batch_size=len(batch["lengths"]))
+        self._losses["train/loss"].append(loss.item())
         return loss
 
     def validation_step(self, batch: dict[str, torch.Tensor], _: int) -> None:
         logits = self(batch["ids"], batch["lengths"])
         loss = summed_bce(logits, batch["labels"], batch["mask"])
         self.log("dev/loss", loss, on_epoch=True, prog_bar=True, batch_size=len(batch["lengths"]))
+        self._losses["dev/loss"].append(loss.item())
         pred = (logits > 0).long()
         for p, g, n in zip(pred.tolist(), batch["labels"].tolist(), batch["lengths"].tolist(),
                            strict=True):
             self._dev.append((p[:n], g[:n]))
 
     def on_validation_epoch_end(self) -> None:
+        row = {"epoch": self.current_epoch + 1}
+        row.update({k: sum(v) / len(v) for k, v in self._losses.items() if v})
         if self.dev_metric and self._dev:
             preds, golds = zip(*self._dev, strict=True)
             for name, value in self.dev_metric(list(preds), list(golds)).items():
                 self.log(f"dev/{name}", value, prog_bar=name.endswith("f1"))
+                row[f"dev/{name}"] = value
+        if not self.trainer.sanity_checking:
+            self.history.append(row)
         self._dev.clear()
+        for losses in self._losses.values():
+            losses.clear()
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.Adam(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
@@ -171,17 +182,3 @@ def fit(module: pl.LightningModule, train: DataLoader, dev: DataLoader, *, max_e
         module.load_state_dict(state["state_dict"])
     return best.best_model_path or None
 
-
-class History(pl.Callback):
-    """Per-epoch metrics as rows, for the loss-curve plot."""
-
-    def __init__(self) -> None:
-        self.rows: list[dict[str, float]] = []
-
-    def on_validation_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
-        if trainer.sanity_checking:
-            return
-        row = {"epoch": trainer.current_epoch + 1}
-        row.update({k: float(v) for k, v in trainer.callback_metrics.items()
-                    if not k.endswith("_step")})
-        self.rows.append(row)

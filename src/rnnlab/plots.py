@@ -41,7 +41,7 @@ def confusion(frame: pd.DataFrame, path: Path, title: str) -> None:
 
 def curves(history: pd.DataFrame, path: Path, title: str) -> None:
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.4))
-    for col in ("train/loss_epoch", "dev/loss"):
+    for col in ("train/loss", "dev/loss"):
         if col in history:
             left.plot(history["epoch"], history[col], marker="o", label=col)
     left.set_xlabel("epoch")

@@ -12,6 +12,10 @@ from pathlib import Path
 STAGES = ("prepare", "validate", "vocab", "encode", "train", "evaluate")
 
 
+class StageError(RuntimeError):
+    """A stage cannot run: its inputs are missing or did not pass validation."""
+
+
 @dataclass(frozen=True)
 class Paths:
     """Where each stage of one task reads and writes (mirrored by dvc.yaml)."""
@@ -59,6 +63,10 @@ def run(stage: str, task: str, params: str | Path = "params.yaml") -> None:
 
     if stage not in STAGES:
         raise ValueError(f"unknown stage {stage!r}; stages are {', '.join(STAGES)}")
+    from rnnlab import tasks
+
     cfg = config.load(params)
+    cfg.task(task)  # unknown names fail here, with the list of configured tasks
+    tasks.get(task)
     module = importlib.import_module(f"rnnlab.stages.{stage}")
     module.run(task, cfg)

@@ -8,7 +8,7 @@ import pandas as pd
 import torch
 
 from rnnlab.io import read_json
-from rnnlab.stages import Paths
+from rnnlab.stages import Paths, StageError
 from rnnlab.tasks import SPLITS
 from rnnlab.vocab import Vocabulary
 
@@ -21,7 +21,7 @@ def require_valid(paths: Paths) -> None:
     """Refuse to build on data that did not pass validation."""
     summary = paths.validation / "summary.json"
     if not summary.exists() or not read_json(summary)["success"]:
-        raise RuntimeError(f"{summary} is missing or failed: run `rnnlab validate {paths.task}`")
+        raise StageError(f"{summary} is missing or failed: run `rnnlab validate {paths.task}`")
 
 
 def read_vocabs(paths: Paths) -> dict[str, Vocabulary]:

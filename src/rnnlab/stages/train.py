@@ -15,7 +15,7 @@ import torch
 from rnnlab import tasks, tracking
 from rnnlab.config import Config
 from rnnlab.io import atomic_dir, atomic_path, write_json
-from rnnlab.lightning import History, fit, loader
+from rnnlab.lightning import fit, loader
 from rnnlab.stages import Paths
 from rnnlab.stages.common import read_encoded, read_vocabs, require_valid
 
@@ -43,7 +43,6 @@ def run(task: str, cfg: Config) -> None:
         mlflow.log_artifacts(str(paths.vocab), "vocab")
     logger = MLFlowLogger(experiment_name=f"rnnlab-{task}",
                           tracking_uri=tracking.tracking_uri(cfg.mlflow), run_id=run_id)
-    history = History()
     t = tc.train
     start = time.perf_counter()
     with atomic_dir(paths.model) as out:
@@ -53,7 +52,7 @@ def run(task: str, cfg: Config) -> None:
             monitor=module.MONITOR, grad_clip=t.grad_clip, accelerator=t.accelerator,
             devices=t.devices, strategy=t.strategy, precision=t.precision,
             log_every_n_steps=t.log_every_n_steps, ckpt_dir=str(out / "checkpoints"),
-            logger=logger, callbacks=[history])
+            logger=logger)
         seconds = time.perf_counter() - start
         torch.save(net.cpu().state_dict(), out / "model.pt")
         write_json(out / "net.json", {"task": task, "config": net_config,
@@ -61,7 +60,7 @@ def run(task: str, cfg: Config) -> None:
         shutil.copytree(paths.vocab, out / "vocab")
         write_json(out / "run.json", {"run_id": run_id,
                                       "tracking_uri": tracking.tracking_uri(cfg.mlflow)})
-    curve = pd.DataFrame(history.rows)
+    curve = pd.DataFrame(lit.history)
     with atomic_path(paths.plots / "training.csv") as tmp:
         curve.to_csv(tmp, index=False)
     best = float(curve[module.MONITOR].max()) if module.MONITOR in curve else float("nan")
