@@ -72,7 +72,7 @@ def test_spans_and_gazetteer():
 
     train = pd.DataFrame({"tokens": [["Panthera", "leo", "and", "yeast"]],
                           "tags": [["B-Species", "I-Species", "O", "B-Species"]]})
-    gaz = Gazetteer(train)
+    gaz = Gazetteer.from_frame(train)
     assert gaz.tag(["yeast", "and", "Panthera", "leo", "Panthera"]) == [1, 0, 1, 1, 0]
     test = pd.DataFrame({"tokens": [["Panthera", "leo", "yeast"]],
                          "tags": [["B-Species", "I-Species", "B-Species"]]})
@@ -93,3 +93,21 @@ def test_bucket_batches_cover_every_sentence_once_and_repeat_exactly():
     assert first == list(b) and list(a) != first  # same seed same order; next epoch reshuffles
     spread = sum(int(lengths[x].max() - lengths[x].min()) for x in first) / len(first)
     assert spread < 10  # batches hold similar lengths
+
+
+def test_dictionary_feature_is_an_extra_input_per_step():
+    import pandas as pd
+
+    from rnnlab.tasks import entity
+
+    train = pd.DataFrame({"tokens": [["Panthera", "leo", "roars"]],
+                          "tags": [["B-Species", "I-Species", "O"]]})
+    vocabs = entity.build_vocabs(train, __import__("rnnlab.config").config.VocabConfig())
+    assert vocabs["entities"].itos[2:] == ["Panthera leo"]
+    enc = entity.encode(pd.DataFrame({"tokens": [["a", "Panthera", "leo"]], "tags": [["O"] * 3]}),
+                        vocabs)
+    assert enc["features"].tolist() == [[0, 1, 1]]
+    net = ManyToMany(len(vocabs["tokens"]), 1, "embedding", 4, "gru", 4, features=1)
+    with_hit = net(enc["ids"], enc["lengths"], enc["features"].float())
+    without = net(enc["ids"], enc["lengths"], torch.zeros(1, 3))
+    assert with_hit.shape == (1, 3, 1) and not torch.allclose(with_hit, without)

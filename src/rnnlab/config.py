@@ -35,6 +35,8 @@ class ModelConfig:
     bidirectional: bool = True
     nonlinearity: Literal["tanh", "relu"] = "tanh"
     dropout: float = 0.1
+    # entity task: also feed "this word is part of a name listed in training" as an input
+    dictionary_feature: bool = False
 
 
 @dataclass(frozen=True)

@@ -14,24 +14,37 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 
 class Sequences(Dataset):
-    """Rows of an encoded split: ids [T], length, labels [T]."""
+    """Rows of an encoded split: every tensor but the mask (rebuilt per batch), indexed by row:
+    ids [T], lengths, labels [T] or [], optional per-step features [T]."""
 
     def __init__(self, encoded: dict[str, torch.Tensor]) -> None:
-        self.ids, self.lengths, self.labels = encoded["ids"], encoded["lengths"], encoded["labels"]
+        self.tensors = {k: v for k, v in encoded.items() if k != "mask"}
 
     def __len__(self) -> int:
-        return len(self.lengths)
+        return len(self.tensors["lengths"])
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        return self.ids[i], self.lengths[i], self.labels[i]
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        return {k: v[i] for k, v in self.tensors.items()}
 
 
-def collate(batch: list[tuple[torch.Tensor, ...]]) -> dict[str, torch.Tensor]:
-    ids, lengths, labels = (torch.stack(x) for x in zip(*batch, strict=True))
-    T = int(lengths.max())  # trim the split-wide padding to this batch's longest sentence
-    ids, labels = ids[:, :T], labels[:, :T]
-    mask = torch.arange(T)[None, :] < lengths[:, None]
-    return {"ids": ids, "lengths": lengths, "labels": labels, "mask": mask}
+def collate(batch: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    out = {k: torch.stack([row[k] for row in batch]) for k in batch[0]}
+    T = int(out["lengths"].max())  # trim the split-wide padding to this batch's longest sentence
+    out = {k: v[:, :T] if v.dim() >= 2 else v for k, v in out.items()}
+    out["mask"] = torch.arange(T)[None, :] < out["lengths"][:, None]
+    return out
+
+
+def net_inputs(batch: dict[str, torch.Tensor], device: str | torch.device | None = None
+               ) -> tuple[torch.Tensor, ...]:
+    """(ids, lengths[, features]) for a network's forward."""
+    ids, lengths = batch["ids"], batch["lengths"]
+    if device is not None:
+        ids = ids.to(device)
+    if "features" in batch:
+        features = batch["features"].float()
+        return ids, lengths, features.to(device) if device is not None else features
+    return ids, lengths
 
 
 class BucketBatches(Sampler[list[int]]):
@@ -97,8 +110,9 @@ class TaggerModule(pl.LightningModule):
         self._losses: dict[str, list[float]] = {"train/loss": [], "dev/loss": []}
         self.history: list[dict[str, float]] = []  # one row per epoch, for the loss curves
 
-    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        return self.net(ids, lengths).squeeze(-1)
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor,
+                *features: torch.Tensor) -> torch.Tensor:
+        return self.net(ids, lengths, *features).squeeze(-1)
 
     def _drop_words(self, ids: torch.Tensor) -> torch.Tensor:
         # replace random known words by their unknown-word class, so unseen names can be tagged
@@ -108,7 +122,8 @@ class TaggerModule(pl.LightningModule):
         return torch.where(drop, self.fallback[ids], ids)
 
     def training_step(self, batch: dict[str, torch.Tensor], _: int) -> torch.Tensor:
-        logits = self(self._drop_words(batch["ids"]), batch["lengths"])
+        ids, *rest = net_inputs(batch)
+        logits = self(self._drop_words(ids), *rest)
         loss = summed_bce(logits, batch["labels"], batch["mask"], self.positive_weight)
         self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True,
                  batch_size=len(batch["lengths"]))
@@ -116,7 +131,7 @@ class TaggerModule(pl.LightningModule):
         return loss
 
     def validation_step(self, batch: dict[str, torch.Tensor], _: int) -> None:
-        logits = self(batch["ids"], batch["lengths"])
+        logits = self(*net_inputs(batch))
         loss = summed_bce(logits, batch["labels"], batch["mask"])
         self.log("dev/loss", loss, on_epoch=True, prog_bar=True, batch_size=len(batch["lengths"]))
         self._losses["dev/loss"].append(loss.item())
@@ -150,7 +165,7 @@ def predict_labels(net: nn.Module, encoded: dict[str, torch.Tensor], batch_size:
     net.eval().to(device)
     out: list[list[int]] = []
     for batch in loader(encoded, batch_size):
-        logits = net(batch["ids"].to(device), batch["lengths"]).squeeze(-1)
+        logits = net(*net_inputs(batch, device)).squeeze(-1)
         for row, n in zip((logits > 0).long().tolist(), batch["lengths"].tolist(), strict=True):
             out.append(row[:n])
     return out

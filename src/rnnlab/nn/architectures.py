@@ -19,16 +19,20 @@ class ManyToMany(nn.Module):
     def __init__(self, vocab_size: int, n_out: int, encoding: str = "embedding",
                  embedding_dim: int = 64, cell: str = "gru", hidden_size: int = 64,
                  num_layers: int = 1, bidirectional: bool = True, nonlinearity: str = "tanh",
-                 dropout: float = 0.0) -> None:
+                 dropout: float = 0.0, features: int = 0) -> None:
         super().__init__()
         self.embed, n_x = input_layer(encoding, vocab_size, embedding_dim)
-        self.rnn = recurrent(cell, n_x, hidden_size, num_layers, bidirectional, nonlinearity,
-                             dropout)
+        self.features = features  # extra per-step inputs appended to x<t> (e.g. a dictionary hit)
+        self.rnn = recurrent(cell, n_x + features, hidden_size, num_layers, bidirectional,
+                             nonlinearity, dropout)
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(hidden_size * (2 if bidirectional else 1), n_out)  # W_ya, b_y
 
-    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor,
+                features: torch.Tensor | None = None) -> torch.Tensor:
         x = self.dropout(self.embed(ids))  # [B, T, n_x]
+        if self.features:
+            x = torch.cat([x, features.view(*ids.shape, self.features)], dim=-1)
         a, _ = self.rnn(x, lengths)  # [B, T, dirs*n_a]
         return self.head(self.dropout(a))  # [B, T, n_out]
 
@@ -50,8 +54,9 @@ class DenseTagger(nn.Module):
             nn.Linear(hidden_size, max_len * n_out),
         )
 
-    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        B, T = ids.shape
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor,
+                features: torch.Tensor | None = None) -> torch.Tensor:
+        B, T = ids.shape  # sees the words only
         fixed = ids.new_zeros(B, self.max_len)
         fixed[:, : min(T, self.max_len)] = ids[:, : self.max_len]  # words past T_max are unseen
         out = self.net(self.embed(fixed).flatten(1)).view(B, self.max_len, self.n_out)

@@ -135,9 +135,14 @@ def checks(cfg: TaskConfig, frames: dict[str, pd.DataFrame]) -> list:
 
 
 def build_vocabs(train: pd.DataFrame, vocab_cfg: Any) -> dict[str, Vocabulary]:
+    """The word vocabulary, and the dictionary of entity names seen in training (one entry per
+    name, its words joined by spaces) for the gazetteer and the optional dictionary feature."""
+    names = Gazetteer.from_frame(train).names
     return {"tokens": Vocabulary.build(
         (list(t) for t in train["tokens"]), vocab_cfg.max_size, vocab_cfg.min_freq,
-        vocab_cfg.lowercase, vocab_cfg.unk_signatures)}
+        vocab_cfg.lowercase, vocab_cfg.unk_signatures),
+        "entities": Vocabulary.build([[" ".join(n) for n in names]], max_size=len(names),
+                                     unk_signatures=False)}
 
 
 def oov_rates(frames: dict[str, pd.DataFrame],
@@ -152,9 +157,10 @@ def binary(tags: Any) -> list[int]:
 
 
 def encode(frame: pd.DataFrame, vocabs: dict[str, Vocabulary]) -> dict[str, torch.Tensor]:
-    vocab = vocabs["tokens"]
+    vocab, names = vocabs["tokens"], Gazetteer.from_vocab(vocabs["entities"])
     out = pad([vocab.encode(list(t)) for t in frame["tokens"]])
     out["labels"] = pad([binary(t) for t in frame["tags"]])["ids"]
+    out["features"] = pad([names.tag(list(t)) for t in frame["tokens"]])["ids"].to(torch.uint8)
     return out
 
 
@@ -166,7 +172,8 @@ def net_config(cfg: TaskConfig, vocabs: dict[str, Vocabulary]) -> dict[str, Any]
     return {"vocab_size": len(vocabs["tokens"]), "n_out": 1, "encoding": cfg.encoding,
             "embedding_dim": m.embedding_dim, "cell": m.cell, "hidden_size": m.hidden_size,
             "num_layers": m.num_layers, "bidirectional": m.bidirectional,
-            "nonlinearity": m.nonlinearity, "dropout": m.dropout}
+            "nonlinearity": m.nonlinearity, "dropout": m.dropout,
+            "features": int(m.dictionary_feature)}
 
 
 def build_net(config: dict[str, Any]) -> nn.Module:
@@ -230,17 +237,26 @@ def score(pred: list[list[int]], frame: pd.DataFrame) -> dict[str, float]:
 class Gazetteer:
     """Dictionary baseline: every entity string seen in training, matched longest-first."""
 
-    def __init__(self, train: pd.DataFrame) -> None:
-        self.names: set[tuple[str, ...]] = set()
+    def __init__(self, names: set[tuple[str, ...]]) -> None:
+        self.names = names
+        self.longest = max((len(n) for n in self.names), default=0)
+
+    @classmethod
+    def from_frame(cls, train: pd.DataFrame) -> Gazetteer:
+        names: set[tuple[str, ...]] = set()
         for tokens, tags in zip(train["tokens"], train["tags"], strict=True):
             start = None
             for i, t in enumerate([*list(tags), "O"]):
                 if start is not None and not str(t).startswith("I-"):
-                    self.names.add(tuple(tokens[start:i]))
+                    names.add(tuple(tokens[start:i]))
                     start = None
                 if str(t).startswith("B-"):
                     start = i
-        self.longest = max((len(n) for n in self.names), default=0)
+        return cls(names)
+
+    @classmethod
+    def from_vocab(cls, vocab: Vocabulary) -> Gazetteer:
+        return cls({tuple(name.split(" ")) for name in vocab.itos[2:]})
 
     def tag(self, tokens: list[str]) -> list[int]:
         out, i = [0] * len(tokens), 0
@@ -287,7 +303,7 @@ def evaluate(cfg: TaskConfig, net: nn.Module, frames: dict[str, pd.DataFrame],
         metrics.update({f"{split}/{k}": v for k, v in score(preds[split], frames[split]).items()})
     metrics["model/params"] = count_parameters(net)
 
-    gazetteer = Gazetteer(frames["train"])
+    gazetteer = Gazetteer.from_frame(frames["train"])
     gaz = [gazetteer.tag(list(t)) for t in frames["test"]["tokens"]]
     metrics.update({f"gazetteer/test/{k}": v for k, v in score(gaz, frames["test"]).items()})
 
@@ -318,6 +334,8 @@ def predict(net: nn.Module, vocabs: dict[str, Vocabulary], texts: list[str]) -> 
     if keep:
         enc = pad([vocab.encode(tokenised[i]) for i in keep])
         enc["labels"] = torch.zeros_like(enc["ids"])
+        names = Gazetteer.from_vocab(vocabs["entities"])
+        enc["features"] = pad([names.tag(tokenised[i]) for i in keep])["ids"]
         for i, p in zip(keep, predict_labels(net, enc), strict=True):
             labels[i] = p
     out = []
