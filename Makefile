@@ -8,7 +8,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: run test test-fast lint ui bench clean
+.PHONY: run test test-fast lint ui bench schedule clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,10 +26,13 @@ test-fast: $(VENV)/.installed  ## unit tests only
 	pytest -m "not slow"
 
 lint: $(VENV)/.installed
-	ruff check src tests
+	ruff check src tests flows
 
 ui: $(VENV)/.installed  ## the MLflow UI on this project's store, http://127.0.0.1:5000
 	mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --host 127.0.0.1 --port 5000
+
+schedule: $(VENV)/.installed  ## Prefect server on 127.0.0.1:4200 (unless PREFECT_API_URL), serve the flow on params.yaml schedule.cron
+	$(BIN)/python flows/schedule.py
 
 bench: $(VENV)/.installed  ## time `dvc repro` of every task from scratch
 	$(BIN)/python benchmarks/repro_time.py

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 
 import pytest
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+# Prefect reads its settings once, on import: a throwaway home, never ~/.prefect or a team's API
+os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="rnnlab-test-prefect-")
+atexit.register(shutil.rmtree, os.environ["PREFECT_HOME"], True)
+os.environ.pop("PREFECT_API_URL", None)
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
 
 
 @pytest.fixture

@@ -1,12 +1,82 @@
-"""Test helpers: tiny corpora written by the tests themselves (no ../shared needed)."""
+"""Test helpers: tiny corpora written by the tests themselves (no ../shared needed), and a
+temporary copy of the repository with tiny params for the pipeline tests (dvc repro, Prefect)."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+BIN = str(Path(sys.executable).parent)
+TINY = {
+    "data": {"builtin": {"n_train": 160, "n_dev": 40, "n_test": 40}},
+    "model": {"hidden_size": 16, "embedding_dim": 16},
+    "train": {"max_epochs": 2, "batch_size": 32, "patience": 1, "log_every_n_steps": 1},
+    "baselines": {"dense": {"enabled": True, "hidden_size": 16, "max_epochs": 1}},
+}
+
+
+def _merge(base: dict, extra: dict) -> dict:
+    for k, v in extra.items():
+        base[k] = _merge(base.get(k, {}), v) if isinstance(v, dict) else v
+    return base
+
+
+def clean_env(cwd: Path) -> dict[str, str]:
+    """The environment of a pipeline command: no user MLflow/DVC settings, Prefect in `cwd`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "DVC_"))}
+    env["PATH"] = BIN + os.pathsep + env["PATH"]
+    env["PREFECT_HOME"] = str(cwd / ".prefect")
+    return env
+
+
+def sh(cwd: Path, *cmd: str, check: bool = True) -> subprocess.CompletedProcess:
+    out = subprocess.run(cmd, cwd=cwd, env=clean_env(cwd), capture_output=True, text=True,
+                         timeout=900)
+    if check and out.returncode:
+        raise AssertionError(f"{' '.join(cmd)} failed:\n{out.stdout[-4000:]}\n{out.stderr[-4000:]}")
+    return out
+
+
+def ran(out: subprocess.CompletedProcess) -> list[str]:
+    return [line.split("'")[1] for line in out.stdout.splitlines()
+            if line.startswith("Running stage")]
+
+
+def make_repo(root: Path) -> Path:
+    """Copy the repository's files (not its outputs, dvc.lock or mlruns/) into `root`, shrink
+    every task to TINY, commit it to a fresh git repo and give it its own DVC remote."""
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO,
+                           capture_output=True, text=True, check=True).stdout.split()
+    for f in files:
+        if (REPO / f).is_file() and not f.startswith(("metrics/", "dvc.lock")):
+            (root / f).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / f, root / f)
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    _merge(params["entity"], TINY)
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    sh(root, "git", "init", "-q")
+    sh(root, "git", "-c", "user.name=t", "-c", "user.email=t@t", "add", "-A")
+    sh(root, "git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "tiny")
+    sh(root, "dvc", "remote", "modify", "--local", "local", "url", str(root.parent / "remote"))
+    return root
+
+
+def champion(root: Path) -> tuple[str, list[str]]:
+    """(version of @champion, all registered versions) of rnnlab-entity in root's MLflow store."""
+    code = ("import mlflow; mlflow.set_tracking_uri('sqlite:///mlruns/mlflow.db'); "
+            "c = mlflow.MlflowClient(); "
+            "print(c.get_model_version_by_alias('rnnlab-entity', 'champion').version); "
+            "vs = c.search_model_versions(\"name='rnnlab-entity'\"); "
+            "print(' '.join(str(v.version) for v in vs))")
+    out = sh(root, sys.executable, "-c", code).stdout.split("\n")
+    return out[0], sorted(out[1].split())
 
 CONLL_TRAIN = """in\tO
 the\tO

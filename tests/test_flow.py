@@ -1,0 +1,302 @@
+"""The Prefect flow (flows/pipeline.py) on tiny params in a temporary copy of the repository,
+under prefect_test_harness (PREFECT_HOME is a temporary folder, see conftest.py), and
+flows/schedule.py against a real Prefect server on loopback."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+import yaml
+
+from helpers import REPO, clean_env, make_repo, sh, write_conll
+
+STAGES = ["prepare", "validate", "vocab", "encode", "train", "evaluate"]
+
+
+@pytest.fixture(scope="module")
+def pipeline():
+    """flows/pipeline.py as a module (flows/ is not a package)."""
+    spec = importlib.util.spec_from_file_location("rnnlab_flow", REPO / "flows" / "pipeline.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def harness():
+    from prefect.testing.utilities import prefect_test_harness
+
+    with pytest.MonkeyPatch.context() as mp:
+        for key in [k for k in os.environ if k.startswith(("MLFLOW_", "DVC_"))]:
+            mp.delenv(key)  # the stages use the repo copy's own MLflow store and DVC cache
+        with prefect_test_harness(server_startup_timeout=90):
+            yield
+
+
+@pytest.fixture(scope="module")
+def flow_repo(tmp_path_factory) -> Path:
+    return make_repo(tmp_path_factory.mktemp("rnnlab-flow"))
+
+
+def task_runs(flow_run_id: str) -> dict[str, object]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[UUID(flow_run_id)])))
+    return {run.name: run for run in runs}
+
+
+def flow_logs(flow_run_id: str, expect: str, wait_s: float = 20) -> str:
+    """The flow run's log messages on the server, once `expect` has arrived (logs are sent in
+    batches)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+    deadline, text = time.monotonic() + wait_s, ""
+    while time.monotonic() < deadline:
+        with get_client(sync_client=True) as client:
+            logs = client.read_logs(log_filter=LogFilter(
+                flow_run_id=LogFilterFlowRunId(any_=[UUID(flow_run_id)])))
+        text = "\n".join(log.message for log in logs)
+        if expect in text:
+            break
+        time.sleep(0.5)
+    return text
+
+
+def registry(root: Path) -> dict[str, object]:
+    """The repo copy's MLflow store: @champion of rnnlab-entity, every version, every run's tags
+    (queried in this process: one MLflow import instead of one per question)."""
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{root / 'mlruns/mlflow.db'}"
+    client = MlflowClient(uri, registry_uri=uri)
+    champion = client.get_model_version_by_alias("rnnlab-entity", "champion")
+    versions = client.search_model_versions("name='rnnlab-entity'")
+    experiment = client.get_experiment_by_name("rnnlab-entity")
+    return {"champion": str(champion.version), "champion_run": champion.run_id,
+            "versions": sorted(str(v.version) for v in versions),
+            "runs": [r.data.tags for r in client.search_runs([experiment.experiment_id])]}
+
+
+def test_stage_graph_is_dvc_yaml_one_independent_chain_per_task(pipeline, tmp_path: Path):
+    (tmp_path / ".dvc").mkdir()
+    for f in ("dvc.yaml", ".dvc/config"):
+        (tmp_path / f).write_text((REPO / f).read_text())
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"tasks": ["entity", "pos"]}))
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    names = list(yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"])
+
+    graph = pipeline.stage_graph(tmp_path)
+    assert sorted(graph) == sorted(f"{s}@{t}" for s in names for t in ("entity", "pos"))
+    order = list(graph)
+    for stage, upstream in graph.items():
+        task = stage.rpartition("@")[2]
+        assert all(u.endswith(f"@{task}") for u in upstream), (stage, upstream)  # independent
+        assert all(order.index(u) < order.index(stage) for u in upstream)
+    assert graph["prepare@pos"] == []
+    assert "encode@pos" in graph["train@pos"] and "train@pos" in graph["evaluate@pos"]
+    assert list(pipeline.stage_graph(tmp_path, ["pos"])) == [f"{s}@pos" for s in names]
+    with pytest.raises(ValueError, match=r"not in params\.yaml"):
+        pipeline.stage_graph(tmp_path, ["nope"])
+
+
+def test_retries_with_backoff_except_validate(pipeline):
+    assert pipeline.run_stage.retries == pipeline.RETRIES > 0
+    assert pipeline.run_stage.retry_delay_seconds == pipeline.RETRY_DELAYS
+    assert sorted(pipeline.RETRY_DELAYS) == pipeline.RETRY_DELAYS  # backoff
+    failed = pipeline.StageFailed("train@entity", "ERROR: failed to run: x, exited with 1")
+    config = pipeline.StageFailed("train@entity", "ERROR: failed to run: x, exited with 2")
+
+    class State:
+        def __init__(self, err):
+            self.err = err
+
+        def result(self):
+            raise self.err
+
+    assert pipeline._worth_retrying(None, None, State(failed))
+    assert pipeline._worth_retrying(None, None, State(OSError("disk")))
+    assert not pipeline._worth_retrying(None, None, State(config))
+
+
+@pytest.mark.slow
+def test_flow_runs_every_stage_through_dvc_and_tags_mlflow(pipeline, harness, flow_repo: Path):
+    state = pipeline.rnn_pipeline(repo=str(flow_repo), return_state=True)
+    assert state.is_completed(), state.message
+    result = state.result()
+    run_id = result["flow_run_id"]
+    info = result["tasks"]["entity"]
+    assert result["trained"] is True and result["ran"] == [f"{s}@entity" for s in STAGES]
+    assert info["ran"] == STAGES
+    assert info["metrics"] == json.loads((flow_repo / "metrics/entity.json").read_text())
+    assert 0 <= info["metrics"]["test/entity_f1"] <= 1
+    assert info["champion"]["version"] == 1 and info["champion"]["name"] == "rnnlab-entity"
+
+    runs = task_runs(run_id)
+    assert {name: run.state.type.value for name, run in runs.items()} == {
+        **{f"{s}@entity": "COMPLETED" for s in STAGES}, "summary": "COMPLETED"}
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        flow_run = client.read_flow_run(UUID(run_id))
+    commit = sh(flow_repo, "git", "rev-parse", "--short=8", "HEAD").stdout.strip()
+    assert flow_run.name == f"rnn-entity@{commit}"
+
+    store = registry(flow_repo)
+    assert store["champion"] == "1" and store["versions"] == ["1"]
+    assert len(store["runs"]) == 1 and store["runs"][0]["prefect.flow_run_id"] == run_id
+    assert store["runs"][0]["dvc.stage"] == "evaluate@entity"
+    assert info["champion"]["run_id"] == store["champion_run"]
+
+    assert "up to date" in sh(flow_repo, "dvc", "status").stdout
+    lock = yaml.safe_load((flow_repo / "dvc.lock").read_text())["stages"]
+    assert sorted(lock) == sorted(f"{s}@entity" for s in STAGES)
+
+
+@pytest.mark.slow
+def test_second_flow_run_with_nothing_changed_trains_nothing_then_pushes(pipeline, harness,
+                                                                        flow_repo: Path):
+    before = registry(flow_repo)
+    result = pipeline.rnn_pipeline(repo=str(flow_repo), push=True)
+    assert result["trained"] is False and result["ran"] == []
+    assert "nothing changed" in result["message"]
+    assert result["tasks"]["entity"]["stages"] == {s: "unchanged" for s in STAGES}
+    assert result["tasks"]["entity"]["champion"]["version"] == int(before["champion"])
+    assert registry(flow_repo) == before  # no new run, no new version
+    assert "up to date" in sh(flow_repo, "dvc", "status").stdout
+    assert result["pushed"]  # the push option: the outputs are in the copy's own DVC remote
+    assert "in sync" in sh(flow_repo, "dvc", "status", "--cloud").stdout
+
+
+@pytest.mark.slow
+def test_planted_validation_failure_fails_the_flow_and_keeps_the_champion(pipeline, harness,
+                                                                          flow_repo: Path):
+    before = registry(flow_repo)
+    write_conll(flow_repo / "data/raw/entity/bad",
+                train="Panthera\tB-Species\nleo\tI-Specis\nroars\n\nJava\tO\n")
+    state = pipeline.rnn_pipeline(
+        repo=str(flow_repo), return_state=True,
+        overrides={"entity.data.source": "conll", "entity.data.path": "data/raw/entity/bad"})
+    assert state.is_failed()
+    assert "Validation failed for task 'entity'" in state.message
+    params = yaml.safe_load((flow_repo / "params.yaml").read_text())
+    assert params["entity"]["data"]["source"] == "conll"  # the override went through DVC
+
+    run_id = str(state.state_details.flow_run_id)
+    runs = task_runs(run_id)
+    assert runs["prepare@entity"].state.is_completed()
+    assert runs["validate@entity"].state.is_failed()
+    assert runs["validate@entity"].run_count == 1  # a failed validation is not retried
+    for stage in STAGES[2:]:
+        assert stage + "@entity" not in runs or not runs[stage + "@entity"].state.is_completed()
+    logs = flow_logs(run_id, "I-Specis")
+    assert "Validation failed for task 'entity'" in logs
+    assert "tags only from" in logs and "I-Specis" in logs
+    assert registry(flow_repo) == before  # nothing trained, nothing registered
+
+
+@pytest.mark.slow
+def test_independent_chains_run_at_the_same_time_safely_under_dvc(pipeline, harness,
+                                                                  tmp_path: Path):
+    """Two tasks' chains of sleeping stages: their stages overlap in time, and DVC's repository
+    lock (held by each `dvc repro` only around its bookkeeping) records all of them."""
+    (tmp_path / ".dvc").mkdir()
+    (tmp_path / ".dvc/config").write_text("[core]\n    analytics = false\n")
+    stamp = "python -c \"import time; print(time.time())\""
+    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"stages": {
+        "first": {"foreach": "${tasks}", "do": {
+            "cmd": f"{stamp} > first_${{item}}.txt && sleep 3 && {stamp} >> first_${{item}}.txt",
+            "outs": ["first_${item}.txt"]}},
+        "second": {"foreach": "${tasks}", "do": {
+            "cmd": "cp first_${item}.txt second_${item}.txt",
+            "deps": ["first_${item}.txt"], "outs": ["second_${item}.txt"]}},
+    }}))
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({
+        "tasks": ["a", "b"], "a": {"primary_metric": "m", "data": {}},
+        "b": {"primary_metric": "m", "data": {}}}))
+    env = clean_env(tmp_path)
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True, env=env)
+
+    result = pipeline.rnn_pipeline(repo=str(tmp_path))
+    assert result["tasks"]["a"]["ran"] == ["first", "second"]
+    assert result["tasks"]["b"]["ran"] == ["first", "second"]
+    (a0, a1), (b0, b1) = ([float(x) for x in (tmp_path / f"first_{t}.txt").read_text().split()]
+                          for t in ("a", "b"))
+    assert a0 < b1 and b0 < a1, "the two chains' first stages did not overlap"
+    lock = yaml.safe_load((tmp_path / "dvc.lock").read_text())["stages"]
+    assert sorted(lock) == ["first@a", "first@b", "second@a", "second@b"]
+    status = subprocess.run([sys.executable, "-m", "dvc", "status"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True)
+    assert "up to date" in status.stdout, status.stdout + status.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_schedule_creates_the_cron_deployment_on_a_real_local_server(tmp_path: Path):
+    port = free_port()
+    api = f"http://127.0.0.1:{port}/api"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(PREFECT_HOME=str(tmp_path / "prefect"), PREFECT_SERVER_ANALYTICS_ENABLED="false",
+               PREFECT_UI_ENABLED="false", DO_NOT_TRACK="1")
+    server = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host",
+                               "127.0.0.1", "--port", str(port)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    try:
+        spec = importlib.util.spec_from_file_location("rnnlab_schedule",
+                                                      REPO / "flows" / "schedule.py")
+        schedule = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(schedule)
+        deadline = time.monotonic() + 90
+        while not schedule.healthy(api):
+            assert server.poll() is None, "prefect server exited"
+            assert time.monotonic() < deadline, "prefect server did not start within 90 s"
+            time.sleep(0.5)
+        out = subprocess.run([sys.executable, str(REPO / "flows/schedule.py"), "--apply"],
+                             env={**env, "PREFECT_API_URL": api}, capture_output=True,
+                             text=True, timeout=120)
+        assert out.returncode == 0, out.stdout + out.stderr
+
+        code = ("import json; from prefect import get_client\n"
+                "with get_client(sync_client=True) as c:\n"
+                "    d = c.read_deployment_by_name('rnn-pipeline/nightly')\n"
+                "    print(json.dumps({'cron': [s.schedule.cron for s in d.schedules],"
+                " 'tz': [s.schedule.timezone for s in d.schedules], 'active': "
+                "[s.active for s in d.schedules], 'repo': d.parameters['repo'],"
+                " 'limit': d.global_concurrency_limit.limit if d.global_concurrency_limit "
+                "else None}))\n")
+        got = subprocess.run([sys.executable, "-c", code], env={**env, "PREFECT_API_URL": api},
+                             capture_output=True, text=True, timeout=60)
+        assert got.returncode == 0, got.stderr
+        deployment = json.loads(got.stdout.strip().splitlines()[-1])
+        expected = schedule.schedule_settings(REPO)
+        assert deployment["cron"] == [expected["cron"]] == ["0 2 * * *"]
+        assert deployment["tz"] == [expected["timezone"]] and deployment["active"] == [True]
+        assert deployment["repo"] == str(REPO) and deployment["limit"] == 1
+    finally:
+        import signal
+
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
