@@ -23,6 +23,13 @@ TINY = {
     "train": {"max_epochs": 2, "batch_size": 32, "patience": 1, "log_every_n_steps": 1},
     "baselines": {"dense": {"enabled": True, "hidden_size": 16, "max_epochs": 1}},
 }
+TINY_REVIEW = {
+    "data": {"builtin": {"n_train": 160, "n_dev": 40, "n_test": 40}, "max_len": 80},
+    "model": {"hidden_size": 8, "embedding_dim": 8},
+    "train": {"max_epochs": 1, "batch_size": 32, "patience": 1, "log_every_n_steps": 1},
+    "baselines": {"tfidf_lr": {"C": 1.0}},
+}
+STAGES = ("prepare", "validate", "vocab", "encode", "train", "evaluate")
 
 
 def _merge(base: dict, extra: dict) -> dict:
@@ -41,9 +48,11 @@ def sh(cwd: Path, *cmd: str, check: bool = True) -> subprocess.CompletedProcess:
     return out
 
 
-def ran(out: subprocess.CompletedProcess) -> list[str]:
-    return [line.split("'")[1] for line in out.stdout.splitlines()
-            if line.startswith("Running stage")]
+def ran(out: subprocess.CompletedProcess, task: str | None = None) -> list[str]:
+    """Stages `dvc repro` ran, in order; with `task`, only that task's."""
+    stages = [line.split("'")[1] for line in out.stdout.splitlines()
+              if line.startswith("Running stage")]
+    return [s for s in stages if task is None or s.endswith(f"@{task}")]
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +66,7 @@ def repo(tmp_path_factory) -> Path:
             shutil.copy2(REPO / f, root / f)
     params = yaml.safe_load((root / "params.yaml").read_text())
     _merge(params["entity"], TINY)
+    _merge(params["review"], TINY_REVIEW)
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     sh(root, "git", "init", "-q")
     sh(root, "git", "-c", "user.name=t", "-c", "user.email=t@t", "add", "-A")
@@ -65,11 +75,11 @@ def repo(tmp_path_factory) -> Path:
     return root
 
 
-def champion(root: Path) -> tuple[str, list[str]]:
+def champion(root: Path, task: str = "entity") -> tuple[str, list[str]]:
     code = ("import mlflow; mlflow.set_tracking_uri('sqlite:///mlruns/mlflow.db'); "
             "c = mlflow.MlflowClient(); "
-            "print(c.get_model_version_by_alias('rnnlab-entity', 'champion').version); "
-            "vs = c.search_model_versions(\"name='rnnlab-entity'\"); "
+            f"print(c.get_model_version_by_alias('rnnlab-{task}', 'champion').version); "
+            f"vs = c.search_model_versions(\"name='rnnlab-{task}'\"); "
             "print(' '.join(str(v.version) for v in vs))")
     out = sh(root, sys.executable, "-c", code).stdout.split("\n")
     return out[0], sorted(out[1].split())
@@ -77,8 +87,9 @@ def champion(root: Path) -> tuple[str, list[str]]:
 
 def test_repro_runs_every_stage_and_registers_a_champion(repo: Path):
     out = sh(repo, "dvc", "repro")
-    assert ran(out) == [f"{s}@entity" for s in
-                        ("prepare", "validate", "vocab", "encode", "train", "evaluate")]
+    assert ran(out, "entity") == [f"{s}@entity" for s in STAGES]
+    assert ran(out, "review") == [f"{s}@review" for s in STAGES]
+    assert len(ran(out)) == 2 * len(STAGES)
     metrics = yaml.safe_load((repo / "metrics/entity.json").read_text())
     for key in ("test/entity_f1", "test/entity_precision", "test/entity_recall", "test/token_f1",
                 "model/params", "dense/test/entity_f1", "dense/params",
@@ -93,6 +104,32 @@ def test_repro_runs_every_stage_and_registers_a_champion(repo: Path):
         assert (repo / path).exists(), path
     assert champion(repo) == ("1", ["1"])
     assert "registered rnnlab-entity v1 as @champion" in out.stdout
+    assert champion(repo, "review") == ("1", ["1"])
+
+
+def test_review_task_runs_through_the_same_stages(repo: Path):
+    metrics = yaml.safe_load((repo / "metrics/review.json").read_text())
+    for key in ("test/macro_f1", "test/accuracy", "test/f1_accept", "test/f1_minor",
+                "test/f1_major", "test/f1_reject", "majority/test/macro_f1",
+                "tfidf_lr/test/macro_f1", "test/truncated_reports", "dev/macro_f1"):
+        assert key in metrics, key
+    assert metrics["test/truncated_reports"] > 0  # max_len 80 cuts some built-in reports
+    summary = yaml.safe_load((repo / "data/validation/review/summary.json").read_text())
+    assert summary["success"] and set(summary["stats"]["reports"]["train"]["classes"]) == {
+        "accept", "minor", "major", "reject"}
+    confusion = (repo / "plots/review/confusion.csv").read_text().splitlines()
+    assert confusion[0] == "actual,predicted" and len(confusion) == 41
+    assert (repo / "plots/review/confusion.png").exists()
+    code = ("import mlflow, json; mlflow.set_tracking_uri('sqlite:///mlruns/mlflow.db'); "
+            "m = mlflow.pyfunc.load_model('models:/rnnlab-review@champion');"
+            " print(json.dumps(m.predict(['The research problem is very important , but I "
+            "doubt that the evaluation is convincing .'])))")
+    import json
+
+    result = json.loads(sh(repo, sys.executable, "-c", code).stdout.strip().splitlines()[-1])
+    assert result[0]["label"] in ("accept", "minor", "major", "reject")
+    assert set(result[0]["probabilities"]) == {"accept", "minor", "major", "reject"}
+    assert abs(sum(result[0]["probabilities"].values()) - 1) < 1e-4
 
 
 def test_second_repro_does_nothing(repo: Path):
@@ -146,7 +183,7 @@ def test_bad_corpus_stops_at_validate_and_keeps_the_champion(repo: Path):
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     out = sh(repo, "dvc", "repro", check=False)
     assert out.returncode != 0
-    assert ran(out) == ["prepare@entity", "validate@entity"]
+    assert ran(out) == ["prepare@entity", "validate@entity"]  # review is up to date
     text = out.stdout + out.stderr
     assert "Validation failed for task 'entity'" in text
     assert "tags only from" in text and "I-Specis" in text
