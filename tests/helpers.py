@@ -20,6 +20,13 @@ TINY = {
     "train": {"max_epochs": 2, "batch_size": 32, "patience": 1, "log_every_n_steps": 1},
     "baselines": {"dense": {"enabled": True, "hidden_size": 16, "max_epochs": 1}},
 }
+TINY_REVIEW = {
+    "data": {"builtin": {"n_train": 160, "n_dev": 40, "n_test": 40}, "max_len": 80},
+    "model": {"hidden_size": 8, "embedding_dim": 8},
+    "train": {"max_epochs": 1, "batch_size": 32, "patience": 1, "log_every_n_steps": 1},
+    "baselines": {"tfidf_lr": {"C": 1.0}},
+}
+STAGES = ("prepare", "validate", "vocab", "encode", "train", "evaluate")
 
 
 def _merge(base: dict, extra: dict) -> dict:
@@ -44,14 +51,17 @@ def sh(cwd: Path, *cmd: str, check: bool = True) -> subprocess.CompletedProcess:
     return out
 
 
-def ran(out: subprocess.CompletedProcess) -> list[str]:
-    return [line.split("'")[1] for line in out.stdout.splitlines()
-            if line.startswith("Running stage")]
+def ran(out: subprocess.CompletedProcess, task: str | None = None) -> list[str]:
+    """Stages `dvc repro` ran, in order; with `task`, only that task's."""
+    stages = [line.split("'")[1] for line in out.stdout.splitlines()
+              if line.startswith("Running stage")]
+    return [s for s in stages if task is None or s.endswith(f"@{task}")]
 
 
-def make_repo(root: Path) -> Path:
-    """Copy the repository's files (not its outputs, dvc.lock or mlruns/) into `root`, shrink
-    every task to TINY, commit it to a fresh git repo and give it its own DVC remote."""
+def make_repo(root: Path, tasks: tuple[str, ...] = ("entity",)) -> Path:
+    """Copy the repository's files (not its outputs, dvc.lock or mlruns/) into `root`, keep
+    only `tasks`, shrink them to tiny params, commit it to a fresh git repo and give it its own
+    DVC remote."""
     files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO,
                            capture_output=True, text=True, check=True).stdout.split()
     for f in files:
@@ -59,7 +69,10 @@ def make_repo(root: Path) -> Path:
             (root / f).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / f, root / f)
     params = yaml.safe_load((root / "params.yaml").read_text())
-    _merge(params["entity"], TINY)
+    params["tasks"] = list(tasks)
+    tiny = {"entity": TINY, "review": TINY_REVIEW}
+    for task in tasks:
+        _merge(params[task], tiny[task])
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     sh(root, "git", "init", "-q")
     sh(root, "git", "-c", "user.name=t", "-c", "user.email=t@t", "add", "-A")
@@ -68,12 +81,12 @@ def make_repo(root: Path) -> Path:
     return root
 
 
-def champion(root: Path) -> tuple[str, list[str]]:
-    """(version of @champion, all registered versions) of rnnlab-entity in root's MLflow store."""
+def champion(root: Path, task: str = "entity") -> tuple[str, list[str]]:
+    """(version of @champion, all registered versions) of rnnlab-<task> in root's MLflow store."""
     code = ("import mlflow; mlflow.set_tracking_uri('sqlite:///mlruns/mlflow.db'); "
             "c = mlflow.MlflowClient(); "
-            "print(c.get_model_version_by_alias('rnnlab-entity', 'champion').version); "
-            "vs = c.search_model_versions(\"name='rnnlab-entity'\"); "
+            f"print(c.get_model_version_by_alias('rnnlab-{task}', 'champion').version); "
+            f"vs = c.search_model_versions(\"name='rnnlab-{task}'\"); "
             "print(' '.join(str(v.version) for v in vs))")
     out = sh(root, sys.executable, "-c", code).stdout.split("\n")
     return out[0], sorted(out[1].split())

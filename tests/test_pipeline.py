@@ -9,20 +9,21 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import champion, make_repo, ran, sh, write_conll
+from helpers import STAGES, champion, make_repo, ran, sh, write_conll
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory) -> Path:
-    return make_repo(tmp_path_factory.mktemp("rnnlab"))
+    return make_repo(tmp_path_factory.mktemp("rnnlab"), tasks=("entity", "review"))
 
 
 def test_repro_runs_every_stage_and_registers_a_champion(repo: Path):
     out = sh(repo, "dvc", "repro")
-    assert ran(out) == [f"{s}@entity" for s in
-                        ("prepare", "validate", "vocab", "encode", "train", "evaluate")]
+    assert ran(out, "entity") == [f"{s}@entity" for s in STAGES]
+    assert ran(out, "review") == [f"{s}@review" for s in STAGES]
+    assert len(ran(out)) == 2 * len(STAGES)
     metrics = yaml.safe_load((repo / "metrics/entity.json").read_text())
     for key in ("test/entity_f1", "test/entity_precision", "test/entity_recall", "test/token_f1",
                 "model/params", "dense/test/entity_f1", "dense/params",
@@ -37,6 +38,32 @@ def test_repro_runs_every_stage_and_registers_a_champion(repo: Path):
         assert (repo / path).exists(), path
     assert champion(repo) == ("1", ["1"])
     assert "registered rnnlab-entity v1 as @champion" in out.stdout
+    assert champion(repo, "review") == ("1", ["1"])
+
+
+def test_review_task_runs_through_the_same_stages(repo: Path):
+    metrics = yaml.safe_load((repo / "metrics/review.json").read_text())
+    for key in ("test/macro_f1", "test/accuracy", "test/f1_accept", "test/f1_minor",
+                "test/f1_major", "test/f1_reject", "majority/test/macro_f1",
+                "tfidf_lr/test/macro_f1", "test/truncated_reports", "dev/macro_f1"):
+        assert key in metrics, key
+    assert metrics["test/truncated_reports"] > 0  # max_len 80 cuts some built-in reports
+    summary = yaml.safe_load((repo / "data/validation/review/summary.json").read_text())
+    assert summary["success"] and set(summary["stats"]["reports"]["train"]["classes"]) == {
+        "accept", "minor", "major", "reject"}
+    confusion = (repo / "plots/review/confusion.csv").read_text().splitlines()
+    assert confusion[0] == "actual,predicted" and len(confusion) == 41
+    assert (repo / "plots/review/confusion.png").exists()
+    code = ("import mlflow, json; mlflow.set_tracking_uri('sqlite:///mlruns/mlflow.db'); "
+            "m = mlflow.pyfunc.load_model('models:/rnnlab-review@champion');"
+            " print(json.dumps(m.predict(['The research problem is very important , but I "
+            "doubt that the evaluation is convincing .'])))")
+    import json
+
+    result = json.loads(sh(repo, sys.executable, "-c", code).stdout.strip().splitlines()[-1])
+    assert result[0]["label"] in ("accept", "minor", "major", "reject")
+    assert set(result[0]["probabilities"]) == {"accept", "minor", "major", "reject"}
+    assert abs(sum(result[0]["probabilities"].values()) - 1) < 1e-4
 
 
 def test_second_repro_does_nothing(repo: Path):
@@ -90,7 +117,7 @@ def test_bad_corpus_stops_at_validate_and_keeps_the_champion(repo: Path):
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     out = sh(repo, "dvc", "repro", check=False)
     assert out.returncode != 0
-    assert ran(out) == ["prepare@entity", "validate@entity"]
+    assert ran(out) == ["prepare@entity", "validate@entity"]  # review is up to date
     text = out.stdout + out.stderr
     assert "Validation failed for task 'entity'" in text
     assert "tags only from" in text and "I-Specis" in text

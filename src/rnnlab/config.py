@@ -11,6 +11,8 @@ import yaml
 
 CELLS = ("simple", "rnn", "lstm", "gru")
 ENCODINGS = ("onehot", "embedding")
+POOLINGS = ("last", "mean", "max")
+IMBALANCE = ("none", "weights", "sampler")
 
 
 class ConfigError(ValueError):
@@ -37,6 +39,8 @@ class ModelConfig:
     dropout: float = 0.1
     # entity task: also feed "this word is part of a name listed in training" as an input
     dictionary_feature: bool = False
+    # many-to-one only: summarise a<1..T> by the final state, or masked mean / max over time
+    pooling: Literal["last", "mean", "max"] = "last"
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,12 @@ class TrainConfig:
     positive_weight: float = 1.0
     # batches of similar-length sentences (much less padding on real corpora)
     bucket: bool = True
+    # many-to-one class imbalance: none | weights (loss weights n/(c*count)) | sampler
+    # (training batches drawn with replacement, every class equally often)
+    imbalance: Literal["none", "weights", "sampler"] = "none"
+    # CPU threads (torch and BLAS) in train/evaluate; 0 keeps the defaults (one per core). Small
+    # RNN batches gain little from more, and on a busy machine extra threads spin and stall.
+    threads: int = 0
     accelerator: str = "auto"
     devices: str | int = "auto"
     strategy: str = "auto"
@@ -122,6 +132,10 @@ def _task_config(name: str, section: dict[str, Any]) -> TaskConfig:
         raise ConfigError(f"{where}.encoding must be one of {ENCODINGS}, got {cfg.encoding!r}")
     if cfg.model.nonlinearity not in ("tanh", "relu"):
         raise ConfigError(f"{where}.model.nonlinearity must be tanh or relu")
+    if cfg.model.pooling not in POOLINGS:
+        raise ConfigError(f"{where}.model.pooling must be one of {POOLINGS}")
+    if cfg.train.imbalance not in IMBALANCE:
+        raise ConfigError(f"{where}.train.imbalance must be one of {IMBALANCE}")
     return cfg
 
 

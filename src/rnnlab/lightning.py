@@ -49,10 +49,14 @@ def net_inputs(batch: dict[str, torch.Tensor], device: str | torch.device | None
 
 class BucketBatches(Sampler[list[int]]):
     """Seeded random batches of similar-length sentences: a batch is trimmed to its longest
-    sentence, so grouping lengths cuts the padded steps the RNN walks through."""
+    sentence, so grouping lengths cuts the padded steps the RNN walks through. With `weights`,
+    each epoch draws len(lengths) rows with replacement in proportion to them (a balanced
+    sampler) instead of a permutation."""
 
-    def __init__(self, lengths: torch.Tensor, batch_size: int, seed: int, pool: int = 50) -> None:
+    def __init__(self, lengths: torch.Tensor, batch_size: int, seed: int, pool: int = 50,
+                 weights: torch.Tensor | None = None) -> None:
         self.lengths, self.batch_size, self.seed, self.pool = lengths, batch_size, seed, pool
+        self.weights = weights
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -64,7 +68,9 @@ class BucketBatches(Sampler[list[int]]):
         gen = torch.Generator().manual_seed(self.seed + self.epoch)
         self.epoch += 1
         batches: list[torch.Tensor] = []
-        for chunk in torch.randperm(len(self.lengths), generator=gen).split(
+        order = (torch.randperm(len(self.lengths), generator=gen) if self.weights is None else
+                 torch.multinomial(self.weights, len(self.lengths), True, generator=gen))
+        for chunk in order.split(
                 self.batch_size * self.pool):
             chunk = chunk[torch.argsort(self.lengths[chunk], stable=True)]
             batches.extend(chunk.split(self.batch_size))
@@ -72,10 +78,21 @@ class BucketBatches(Sampler[list[int]]):
             yield batches[i].tolist()
 
 
+def balanced_weights(labels: torch.Tensor) -> torch.Tensor:
+    """Per-row sampling weight 1/count(class): every class is drawn equally often."""
+    if labels.dim() != 1:
+        raise ValueError("a balanced sampler needs one label per sequence (many-to-one)")
+    counts = torch.bincount(labels)
+    return 1.0 / counts[labels].double()
+
+
 def loader(encoded: dict[str, torch.Tensor], batch_size: int, shuffle: bool = False,
-           seed: int = 0, bucket: bool = False) -> DataLoader:
-    if shuffle and bucket:
-        sampler = BucketBatches(encoded["lengths"], batch_size, seed)
+           seed: int = 0, bucket: bool = False, balanced: bool = False) -> DataLoader:
+    """Batches of an encoded split; `balanced` (training only) oversamples rare classes."""
+    if shuffle and (bucket or balanced):
+        weights = balanced_weights(encoded["labels"]) if balanced else None
+        sampler = BucketBatches(encoded["lengths"], batch_size, seed,
+                                pool=50 if bucket else 1, weights=weights)
         return DataLoader(Sequences(encoded), batch_sampler=sampler, collate_fn=collate)
     gen = torch.Generator().manual_seed(seed)
     return DataLoader(Sequences(encoded), batch_size=batch_size, shuffle=shuffle,
@@ -197,3 +214,118 @@ def fit(module: pl.LightningModule, train: DataLoader, dev: DataLoader, *, max_e
         module.load_state_dict(state["state_dict"])
     return best.best_model_path or None
 
+
+
+
+# ---------------------------------------------------------------- many-to-one
+
+
+def macro_f1(pred: torch.Tensor, gold: torch.Tensor, n_classes: int) -> float:
+    """Unweighted mean of per-class F1 over all `n_classes` (a class never predicted nor seen
+    counts 0), so rare classes weigh as much as frequent ones."""
+    scores = []
+    for c in range(n_classes):
+        tp = int(((pred == c) & (gold == c)).sum())
+        wrong = int(((pred == c) != (gold == c)).sum())  # false positives + false negatives
+        scores.append(2 * tp / (2 * tp + wrong) if tp else 0.0)
+    return sum(scores) / n_classes
+
+
+class ClassifierModule(pl.LightningModule):
+    """Many-to-one: ŷ = softmax(net(x<1..T>)) over c classes, cross-entropy loss.
+
+    `class_weights`: None, "balanced" (n / (c * count) from the training labels, computed when
+    training starts), or one weight per class. The dev loss is always unweighted. Logs
+    train/loss, dev/loss, dev/macro_f1 and dev/accuracy, and keeps one row per epoch in
+    `history` for the loss curves.
+    """
+
+    def __init__(self, net: nn.Module, n_classes: int, lr: float = 3e-3,
+                 weight_decay: float = 0.0, word_dropout: float = 0.0,
+                 fallback: list[int] | None = None,
+                 class_weights: str | list[float] | None = None) -> None:
+        super().__init__()
+        self.net, self.n_classes, self.lr, self.weight_decay = net, n_classes, lr, weight_decay
+        self.word_dropout, self.class_weights = word_dropout, class_weights
+        self.register_buffer("fallback", torch.tensor(fallback or [], dtype=torch.long),
+                             persistent=False)
+        weight = (torch.tensor(class_weights, dtype=torch.float)
+                  if isinstance(class_weights, list | tuple) else torch.ones(n_classes))
+        self.register_buffer("weight", weight, persistent=False)
+        self._dev: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self._losses: dict[str, list[float]] = {"train/loss": [], "dev/loss": []}
+        self.history: list[dict[str, float]] = []
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return self.net(ids, lengths)  # [B, c] logits
+
+    def on_train_start(self) -> None:
+        if self.class_weights == "balanced":
+            labels = self.trainer.train_dataloader.dataset.tensors["labels"]
+            counts = torch.bincount(labels, minlength=self.n_classes).float().clamp(min=1)
+            self.weight = (len(labels) / (self.n_classes * counts)).to(self.device)
+
+    def _drop_words(self, ids: torch.Tensor) -> torch.Tensor:
+        # as TaggerModule: random known words become their unknown-word class, so <unk> is learnt
+        if not self.training or self.word_dropout <= 0 or len(self.fallback) == 0:
+            return ids
+        drop = torch.rand(ids.shape, device=ids.device) < self.word_dropout
+        return torch.where(drop, self.fallback[ids], ids)
+
+    def training_step(self, batch: dict[str, torch.Tensor], _: int) -> torch.Tensor:
+        logits = self(self._drop_words(batch["ids"]), batch["lengths"])
+        loss = nn.functional.cross_entropy(logits, batch["labels"], weight=self.weight)
+        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True,
+                 batch_size=len(batch["lengths"]))
+        self._losses["train/loss"].append(loss.item())
+        return loss
+
+    def validation_step(self, batch: dict[str, torch.Tensor], _: int) -> None:
+        logits = self(batch["ids"], batch["lengths"])
+        loss = nn.functional.cross_entropy(logits, batch["labels"])
+        self.log("dev/loss", loss, on_epoch=True, prog_bar=True, batch_size=len(batch["lengths"]))
+        self._losses["dev/loss"].append(loss.item())
+        self._dev.append((logits.argmax(-1).cpu(), batch["labels"].cpu()))
+
+    def on_validation_epoch_end(self) -> None:
+        row: dict[str, float] = {"epoch": self.current_epoch + 1}
+        row.update({k: sum(v) / len(v) for k, v in self._losses.items() if v})
+        if self._dev:
+            pred, gold = (torch.cat(x) for x in zip(*self._dev, strict=True))
+            metrics = {"dev/macro_f1": macro_f1(pred, gold, self.n_classes),
+                       "dev/accuracy": float((pred == gold).float().mean())}
+            for name, value in metrics.items():
+                self.log(name, value, prog_bar=name.endswith("f1"))
+            row.update(metrics)
+        if not self.trainer.sanity_checking:
+            self.history.append(row)
+        self._dev.clear()
+        for losses in self._losses.values():
+            losses.clear()
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.Adam(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+
+
+@torch.no_grad()
+def predict_proba(net: nn.Module, encoded: dict[str, torch.Tensor], batch_size: int = 256,
+                  device: str | torch.device = "cpu") -> torch.Tensor:
+    """Class probabilities [N, c] for every sequence of an encoded split, in row order."""
+    net.eval().to(device)
+    out = [torch.softmax(net(b["ids"].to(device), b["lengths"]), -1).cpu()
+           for b in loader(encoded, batch_size)]
+    return torch.cat(out) if out else torch.empty(0, 0)
+
+
+def set_threads(n: int) -> None:
+    """Use `n` CPU threads for torch and for the BLAS / OpenMP pools that numpy, scipy and
+    scikit-learn use (0 leaves the defaults). On a shared machine, idle pool threads spin and
+    can slow small workloads down by an order of magnitude."""
+    if n <= 0:
+        return
+    torch.set_num_threads(n)
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # scikit-learn brings it; without it only torch is limited
+        return
+    threadpool_limits(limits=n)

@@ -2,6 +2,7 @@
 
 - ManyToMany (Tx = Ty): one output per input step, e.g. entity recognition.
 - DenseTagger: the lecture's "standard (dense) network" on padded input, the foil for the RNN.
+- ManyToOne (Ty = 1): one output per sequence, e.g. classifying a whole reviewer report.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import torch
 from torch import nn
 
 from rnnlab.encoding import input_layer
-from rnnlab.nn.cells import recurrent
+from rnnlab.nn.cells import final_hidden, recurrent
 
 
 class ManyToMany(nn.Module):
@@ -67,3 +68,47 @@ class DenseTagger(nn.Module):
 
 def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+POOLINGS = ("last", "mean", "max")
+
+
+class ManyToOne(nn.Module):
+    """x<1..T> -> a<1..T> -> one ŷ = W_ya h + b_y (logits; softmax in the loss), where h is
+
+    - last: the final state a<T> of each direction (packed sequences: a<T> is taken at the
+      sequence's own length, the backward direction's after reading back to x<1>),
+    - mean / max: masked mean or max of a<t> over the real steps only.
+
+    Padding never reaches h: it neither enters the recurrence nor the pooling.
+    """
+
+    def __init__(self, vocab_size: int, n_out: int, encoding: str = "embedding",
+                 embedding_dim: int = 64, cell: str = "gru", hidden_size: int = 64,
+                 num_layers: int = 1, bidirectional: bool = True, nonlinearity: str = "tanh",
+                 dropout: float = 0.0, pooling: str = "last") -> None:
+        super().__init__()
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
+        self.pooling, self.num_layers = pooling, num_layers
+        self.dirs = 2 if bidirectional else 1
+        self.embed, n_x = input_layer(encoding, vocab_size, embedding_dim)
+        self.rnn = recurrent(cell, n_x, hidden_size, num_layers, bidirectional, nonlinearity,
+                             dropout)
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(hidden_size * self.dirs, n_out)  # W_ya, b_y
+
+    def encode(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """The sequence summary h: [B, dirs*n_a]."""
+        x = self.dropout(self.embed(ids))  # [B, T, n_x]
+        a, state = self.rnn(x, lengths)  # [B, T, dirs*n_a]
+        if self.pooling == "last":
+            return final_hidden(state, self.num_layers, self.dirs)
+        mask = (torch.arange(a.shape[1], device=a.device)[None, :]
+                < lengths.to(a.device)[:, None]).unsqueeze(-1)
+        if self.pooling == "mean":
+            return (a * mask).sum(1) / lengths.to(a.device).clamp(min=1)[:, None]
+        return a.masked_fill(~mask, float("-inf")).max(1).values
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return self.head(self.dropout(self.encode(ids, lengths)))  # [B, n_out]

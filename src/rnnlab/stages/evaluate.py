@@ -14,6 +14,7 @@ import pytorch_lightning as pl
 from rnnlab import plots, tracking
 from rnnlab.config import Config
 from rnnlab.io import atomic_path, read_json, write_json
+from rnnlab.lightning import set_threads
 from rnnlab.serving import load_model_dir
 from rnnlab.stages import Paths
 from rnnlab.stages.common import read_encoded, read_frames, require_valid
@@ -27,6 +28,7 @@ def run(task: str, cfg: Config) -> None:
 
     paths, tc = Paths(task), cfg.task(task)
     require_valid(paths)
+    set_threads(tc.train.threads)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     module, net, vocabs = load_model_dir(paths.model)
     frames, encoded = read_frames(paths), read_encoded(paths)
@@ -40,7 +42,7 @@ def run(task: str, cfg: Config) -> None:
     with atomic_path(paths.plots / "confusion.csv") as tmp:
         extra["confusion"].to_csv(tmp, index=False)
     plots.confusion(extra["confusion"], paths.plots / "confusion.png",
-                    f"{task}: test tokens")
+                    f"{task}: test {extra.get('unit', 'tokens')}")
     plots.curves(pd.read_csv(paths.plots / "training.csv"), paths.plots / "training.png",
                  f"{task}: training")
 

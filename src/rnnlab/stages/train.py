@@ -15,7 +15,7 @@ import torch
 from rnnlab import tasks, tracking
 from rnnlab.config import Config
 from rnnlab.io import atomic_dir, atomic_path, write_json
-from rnnlab.lightning import fit, loader
+from rnnlab.lightning import fit, loader, set_threads
 from rnnlab.stages import Paths
 from rnnlab.stages.common import read_encoded, read_vocabs, require_valid
 
@@ -27,6 +27,7 @@ def run(task: str, cfg: Config) -> None:
     paths, tc = Paths(task), cfg.task(task)
     require_valid(paths)
     module = tasks.get(task)
+    set_threads(tc.train.threads)
     pl.seed_everything(cfg.seed, workers=True)
     vocabs, encoded = read_vocabs(paths), read_encoded(paths)
     net_config = module.net_config(tc, vocabs)
@@ -47,7 +48,7 @@ def run(task: str, cfg: Config) -> None:
     start = time.perf_counter()
     with atomic_dir(paths.model) as out:
         fit(lit, loader(encoded["train"], t.batch_size, shuffle=True, seed=cfg.seed,
-                        bucket=t.bucket),
+                        bucket=t.bucket, balanced=t.imbalance == "sampler"),
             loader(encoded["dev"], 256), max_epochs=t.max_epochs, patience=t.patience,
             monitor=module.MONITOR, grad_clip=t.grad_clip, accelerator=t.accelerator,
             devices=t.devices, strategy=t.strategy, precision=t.precision,
