@@ -109,6 +109,21 @@ def summed_bce(logits: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor,
     return (per_step * mask).sum() / logits.shape[0]
 
 
+def close_epoch(module: pl.LightningModule, metrics: dict[str, float]) -> None:
+    """End of a validation epoch: log the dev metrics, keep one history row (the epoch's mean
+    losses and the metrics) for the loss curves, reset the module's per-epoch buffers."""
+    for name, value in metrics.items():
+        module.log(name, value, prog_bar=name.endswith("f1"))
+    row = {"epoch": module.current_epoch + 1}
+    row.update({k: sum(v) / len(v) for k, v in module._losses.items() if v})
+    row.update(metrics)
+    if not module.trainer.sanity_checking:
+        module.history.append(row)
+    module._dev.clear()
+    for losses in module._losses.values():
+        losses.clear()
+
+
 class TaggerModule(pl.LightningModule):
     """Many-to-many binary tagging: ŷ<t> = σ(logit<t>), loss summed over time."""
 
@@ -158,18 +173,11 @@ class TaggerModule(pl.LightningModule):
             self._dev.append((p[:n], g[:n]))
 
     def on_validation_epoch_end(self) -> None:
-        row = {"epoch": self.current_epoch + 1}
-        row.update({k: sum(v) / len(v) for k, v in self._losses.items() if v})
+        metrics = {}
         if self.dev_metric and self._dev:
             preds, golds = zip(*self._dev, strict=True)
-            for name, value in self.dev_metric(list(preds), list(golds)).items():
-                self.log(f"dev/{name}", value, prog_bar=name.endswith("f1"))
-                row[f"dev/{name}"] = value
-        if not self.trainer.sanity_checking:
-            self.history.append(row)
-        self._dev.clear()
-        for losses in self._losses.values():
-            losses.clear()
+            metrics = {f"dev/{k}": v for k, v in self.dev_metric(list(preds), list(golds)).items()}
+        close_epoch(self, metrics)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.Adam(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
@@ -288,20 +296,12 @@ class ClassifierModule(pl.LightningModule):
         self._dev.append((logits.argmax(-1).cpu(), batch["labels"].cpu()))
 
     def on_validation_epoch_end(self) -> None:
-        row: dict[str, float] = {"epoch": self.current_epoch + 1}
-        row.update({k: sum(v) / len(v) for k, v in self._losses.items() if v})
+        metrics = {}
         if self._dev:
             pred, gold = (torch.cat(x) for x in zip(*self._dev, strict=True))
             metrics = {"dev/macro_f1": macro_f1(pred, gold, self.n_classes),
                        "dev/accuracy": float((pred == gold).float().mean())}
-            for name, value in metrics.items():
-                self.log(name, value, prog_bar=name.endswith("f1"))
-            row.update(metrics)
-        if not self.trainer.sanity_checking:
-            self.history.append(row)
-        self._dev.clear()
-        for losses in self._losses.values():
-            losses.clear()
+        close_epoch(self, metrics)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.Adam(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
