@@ -178,11 +178,13 @@ def groups(frame: pd.DataFrame) -> np.ndarray:
 def split_pairs(frame: pd.DataFrame, seed: int, dev: float = 0.1,
                 test: float = 0.1) -> dict[str, pd.DataFrame]:
     """Deterministic train/dev/test split by group (see `groups`): each group goes to the split
-    chosen by a seeded hash of its first sentence, so the split does not depend on line order
-    and adding lines never moves an old pair."""
+    chosen by a seeded hash of its smallest pair, so the split does not depend on line order
+    and adding an unrelated line never moves an old pair."""
     group = groups(frame)
-    rep = {g: _key(frame["source"].iloc[g]) + "\t" + _key(frame["target"].iloc[g])
-           for g in set(group.tolist())}
+    rep: dict[int, str] = {}
+    for g, src, tgt in zip(group.tolist(), frame["source"], frame["target"], strict=True):
+        text = _key(src) + "\t" + _key(tgt)  # the group's smallest pair names it
+        rep[g] = min(rep.get(g, text), text)
     share = {}
     for g, text in rep.items():
         h = hashlib.sha256(f"{seed}\t{text}".encode()).digest()

@@ -220,7 +220,6 @@ def vocab_metrics(frames: dict[str, pd.DataFrame],
         for split in ("dev", "test") for side in ("source", "target")}
 
 
-oov_rates = vocab_metrics  # the name the stages used before the generic task contract
 
 
 def encode(frame: pd.DataFrame, vocabs: dict[str, Vocabulary]) -> dict[str, torch.Tensor]:
