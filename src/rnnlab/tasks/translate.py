@@ -372,7 +372,8 @@ def _length_table(frame: pd.DataFrame, outputs: dict[str, list[str]]) -> pd.Data
         idx = np.where((lengths >= lo) & (lengths < hi))[0]
         if not len(idx):
             continue
-        row: dict[str, Any] = {"source_length": f"{lo}-{hi - 1}" if hi < 10 ** 6 else f"{lo}+",
+        row: dict[str, Any] = {"shortest": lo,
+                               "source_length": f"{lo}-{hi - 1}" if hi < 10 ** 6 else f"{lo}+",
                                "pairs": len(idx)}
         for name, hyps in outputs.items():
             row[name] = round(corpus_scores([hyps[i] for i in idx],
