@@ -33,8 +33,9 @@ def test_repro_runs_every_stage_and_registers_a_champion(repo: Path):
     for path in ("data/validation/entity/summary.json",
                  "data/validation/entity/data_docs/index.html", "data/vocab/entity/tokens.json",
                  "models/entity/model.pt", "models/entity/checkpoints/best.ckpt",
-                 "plots/entity/training.csv", "plots/entity/confusion.csv",
-                 "plots/entity/confusion.png", "dvc.lock"):
+                 "plots/entity/training.csv", "plots/entity/evaluation/confusion.csv",
+                 "plots/entity/evaluation/confusion.png",
+                 "plots/entity/evaluation/training.png", "dvc.lock"):
         assert (repo / path).exists(), path
     assert champion(repo) == ("1", ["1"])
     assert "registered rnnlab-entity v1 as @champion" in out.stdout
@@ -51,9 +52,9 @@ def test_review_task_runs_through_the_same_stages(repo: Path):
     summary = yaml.safe_load((repo / "data/validation/review/summary.json").read_text())
     assert summary["success"] and set(summary["stats"]["reports"]["train"]["classes"]) == {
         "accept", "minor", "major", "reject"}
-    confusion = (repo / "plots/review/confusion.csv").read_text().splitlines()
+    confusion = (repo / "plots/review/evaluation/confusion.csv").read_text().splitlines()
     assert confusion[0] == "actual,predicted" and len(confusion) == 41
-    assert (repo / "plots/review/confusion.png").exists()
+    assert (repo / "plots/review/evaluation/confusion.png").exists()
     code = ("import mlflow, json; mlflow.set_tracking_uri('sqlite:///mlruns/mlflow.db'); "
             "m = mlflow.pyfunc.load_model('models:/rnnlab-review@champion');"
             " print(json.dumps(m.predict(['The research problem is very important , but I "

@@ -279,8 +279,8 @@ def test_task_functions_end_to_end_and_serving(tmp_path):
                 "dev/macro_f1", "model/params"):
         assert key in metrics, key
     assert metrics["test/truncated_reports"] == int(frames["test"]["truncated"].sum())
-    assert list(extra["confusion"].columns) == ["actual", "predicted"]
-    assert set(extra["confusion"]["actual"]) <= set(CLASSES)
+    assert list(extra["tables"]["confusion"].columns) == ["actual", "predicted"]
+    assert set(extra["tables"]["confusion"]["actual"]) <= set(CLASSES)
     out = review.predict(net, vocabs, ["The research problem is very important , but "
                                        "I doubt that the evaluation is convincing .", ""])
     assert out[0]["label"] in CLASSES

@@ -83,7 +83,7 @@ class TaskConfig:
     primary_metric: str
     data: dict[str, Any]
     validation: dict[str, Any] = field(default_factory=dict)
-    vocab: VocabConfig = field(default_factory=VocabConfig)
+    vocab: Any = field(default_factory=VocabConfig)  # VocabConfig or the task's VOCAB_CONFIG
     encoding: Literal["onehot", "embedding"] = "embedding"
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -114,6 +114,22 @@ def _build(cls: type, values: dict[str, Any] | None, where: str) -> Any:
     return cls(**values)
 
 
+def _schemas(name: str) -> dict[str, type]:
+    """The dataclasses that type a task's vocab / model / train sections: the generic ones, or
+    the task module's VOCAB_CONFIG / MODEL_CONFIG / TRAIN_CONFIG (its own fields added)."""
+    import importlib
+
+    try:
+        module = importlib.import_module(f"rnnlab.tasks.{name}")
+    except ModuleNotFoundError as err:
+        if err.name != f"rnnlab.tasks.{name}":
+            raise
+        module = None  # an unknown task fails later, with the list of task modules
+    return {"vocab": getattr(module, "VOCAB_CONFIG", VocabConfig),
+            "model": getattr(module, "MODEL_CONFIG", ModelConfig),
+            "train": getattr(module, "TRAIN_CONFIG", TrainConfig)}
+
+
 def _task_config(name: str, section: dict[str, Any]) -> TaskConfig:
     where = f"params.yaml:{name}"
     if not isinstance(section, dict):
@@ -122,9 +138,8 @@ def _task_config(name: str, section: dict[str, Any]) -> TaskConfig:
     for key in ("primary_metric", "data"):
         if key not in section:
             raise ConfigError(f"{where}: missing required key {key!r}")
-    section["vocab"] = _build(VocabConfig, section.get("vocab"), f"{where}.vocab")
-    section["model"] = _build(ModelConfig, section.get("model"), f"{where}.model")
-    section["train"] = _build(TrainConfig, section.get("train"), f"{where}.train")
+    for key, schema in _schemas(name).items():
+        section[key] = _build(schema, section.get(key), f"{where}.{key}")
     cfg = _build(TaskConfig, {"name": name, **section}, where)
     if cfg.model.cell not in CELLS:
         raise ConfigError(f"{where}.model.cell must be one of {CELLS}, got {cfg.model.cell!r}")

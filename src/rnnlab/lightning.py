@@ -200,13 +200,14 @@ def fit(module: pl.LightningModule, train: DataLoader, dev: DataLoader, *, max_e
         patience: int, monitor: str, grad_clip: float = 0.0, accelerator: str = "auto",
         devices: str | int = "auto", strategy: str = "auto", precision: str = "32-true",
         log_every_n_steps: int = 10, ckpt_dir: str | None = None, logger: object = False,
-        progress: bool = True, callbacks: list[pl.Callback] | None = None) -> str | None:
-    """Train with early stopping on the dev metric; reload the best weights. Returns the best
-    checkpoint's path (when `ckpt_dir` is given)."""
+        progress: bool = True, callbacks: list[pl.Callback] | None = None,
+        mode: str = "max") -> str | None:
+    """Train with early stopping on the dev metric (`mode` max: higher is better, min: lower);
+    reload the best weights. Returns the best checkpoint's path (when `ckpt_dir` is given)."""
     from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 
-    callbacks = [*(callbacks or []), EarlyStopping(monitor=monitor, mode="max", patience=patience)]
-    best = ModelCheckpoint(dirpath=ckpt_dir, monitor=monitor, mode="max", filename="best",
+    callbacks = [*(callbacks or []), EarlyStopping(monitor=monitor, mode=mode, patience=patience)]
+    best = ModelCheckpoint(dirpath=ckpt_dir, monitor=monitor, mode=mode, filename="best",
                            save_top_k=1, enable_version_counter=False)
     callbacks.append(best)
     trainer = pl.Trainer(

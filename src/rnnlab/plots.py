@@ -13,7 +13,8 @@ import pandas as pd
 from rnnlab.io import atomic_path
 
 
-def _save(fig: plt.Figure, path: Path) -> None:
+def save(fig: plt.Figure, path: Path) -> None:
+    """Write a figure as PNG (atomically) and free it."""
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
@@ -36,7 +37,7 @@ def confusion(frame: pd.DataFrame, path: Path, title: str) -> None:
             ax.text(j, i, f"{v:,}", ha="center", va="center",
                     color="white" if v > top / 2 else "black")
     ax.set_title(title)
-    _save(fig, path)
+    save(fig, path)
 
 
 def curves(history: pd.DataFrame, path: Path, title: str) -> None:
@@ -52,4 +53,4 @@ def curves(history: pd.DataFrame, path: Path, title: str) -> None:
     right.set_xlabel("epoch")
     right.legend()
     fig.suptitle(title)
-    _save(fig, path)
+    save(fig, path)

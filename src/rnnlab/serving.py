@@ -15,18 +15,16 @@ import torch
 
 from rnnlab import tasks
 from rnnlab.io import read_json
-from rnnlab.vocab import Vocabulary
 
 
-def load_model_dir(path: str | Path) -> tuple[Any, torch.nn.Module, dict[str, Vocabulary]]:
+def load_model_dir(path: str | Path) -> tuple[Any, torch.nn.Module, dict[str, Any]]:
     """(task module, network in eval mode, vocabularies) from a saved model directory."""
     path = Path(path)
     meta = read_json(path / "net.json")
     task = tasks.get(meta["task"])
     net = task.build_net(meta["config"])
     net.load_state_dict(torch.load(path / "model.pt", map_location="cpu", weights_only=True))
-    vocabs = {name: Vocabulary.load(path / "vocab" / f"{name}.json") for name in meta["vocabs"]}
-    return task, net.eval(), vocabs
+    return task, net.eval(), tasks.load_vocabs(task, path / "vocab", meta["vocabs"])
 
 
 def _as_list(model_input: Any) -> list:
@@ -46,7 +44,10 @@ try:
             self.task, self.net, self.vocabs = load_model_dir(context.artifacts["model_dir"])
 
         def predict(self, context: Any, model_input: Any, params: dict | None = None) -> Any:
-            return self.task.predict(self.net, self.vocabs, _as_list(model_input))
+            inputs = getattr(self.task, "model_input", _as_list)(model_input)
+            if params:  # e.g. a count and a seed for generation
+                return self.task.predict(self.net, self.vocabs, inputs, params=params)
+            return self.task.predict(self.net, self.vocabs, inputs)
 
 except ImportError:  # serving without MLflow still works through load_model_dir
     pass

@@ -130,6 +130,13 @@ class Vocabulary:
 _TOKEN = re.compile(r"\w+(?:[-']\w+)*|[^\w\s]")
 
 
+def oov_rates(vocab: Vocabulary, frames: dict, column: str = "tokens",
+              splits: Sequence[str] = ("dev", "test")) -> dict[str, float]:
+    """{"<split>/oov_rate": share of the split's words the training vocabulary lacks}."""
+    return {f"{split}/oov_rate": vocab.oov_rate(list(t) for t in frames[split][column])
+            for split in splits}
+
+
 def tokenize(text: str) -> list[str]:
     """Split raw text into words and punctuation, the way CoNLL corpora are tokenised."""
     return _TOKEN.findall(text)

@@ -54,6 +54,10 @@ class Paths:
     def plots(self) -> Path:
         return Path("plots") / self.task
 
+    @property
+    def evaluation(self) -> Path:
+        return self.plots / "evaluation"
+
 
 def run(stage: str, task: str, params: str | Path = "params.yaml") -> None:
     """Run one stage of one task with the settings in `params`."""

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import torch
 
+from rnnlab import tasks
 from rnnlab.io import read_json
 from rnnlab.stages import Paths, StageError
 from rnnlab.tasks import SPLITS
-from rnnlab.vocab import Vocabulary
 
 
 def read_frames(paths: Paths) -> dict[str, pd.DataFrame]:
@@ -24,8 +24,8 @@ def require_valid(paths: Paths) -> None:
         raise StageError(f"{summary} is missing or failed: run `rnnlab validate {paths.task}`")
 
 
-def read_vocabs(paths: Paths) -> dict[str, Vocabulary]:
-    return {p.stem: Vocabulary.load(p) for p in sorted(Path(paths.vocab).glob("*.json"))}
+def read_vocabs(paths: Paths) -> dict[str, Any]:
+    return tasks.load_vocabs(tasks.get(paths.task), paths.vocab)
 
 
 def read_encoded(paths: Paths) -> dict[str, dict[str, torch.Tensor]]:

@@ -1,19 +1,20 @@
 """evaluate: score the trained RNN and the task's baselines on the same test split, write
-metrics/<task>.json and plots, log everything to the training's MLflow run, and register the
+metrics/<task>.json and plots/<task>/evaluation/ (the task's tables, figures and files, the
+training curves and a few examples), log everything to the training's MLflow run, and register the
 model: alias `champion` if it beats the current champion on the primary metric, else
 `challenger`."""
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytorch_lightning as pl
 
 from rnnlab import plots, tracking
 from rnnlab.config import Config
-from rnnlab.io import atomic_path, read_json, write_json
+from rnnlab.io import atomic_dir, read_json, write_json
 from rnnlab.lightning import set_threads
 from rnnlab.serving import load_model_dir
 from rnnlab.stages import Paths
@@ -33,18 +34,19 @@ def run(task: str, cfg: Config) -> None:
     module, net, vocabs = load_model_dir(paths.model)
     frames, encoded = read_frames(paths), read_encoded(paths)
     metrics, extra = module.evaluate(tc, net, frames, encoded, vocabs, cfg.seed)
-    vocab_metrics = read_json(paths.stage_metrics / "vocab.json")
-    metrics.update(vocab_metrics)
+    metrics.update(read_json(paths.stage_metrics / "vocab.json"))
     if tc.primary_metric not in metrics:
         raise KeyError(f"{task}.primary_metric {tc.primary_metric!r} is not among the metrics: "
                        f"{sorted(metrics)}")
     write_json(paths.metrics, metrics)
-    with atomic_path(paths.plots / "confusion.csv") as tmp:
-        extra["confusion"].to_csv(tmp, index=False)
-    plots.confusion(extra["confusion"], paths.plots / "confusion.png",
-                    f"{task}: test {extra.get('unit', 'tokens')}")
-    plots.curves(pd.read_csv(paths.plots / "training.csv"), paths.plots / "training.png",
-                 f"{task}: training")
+    with atomic_dir(paths.evaluation) as out:  # tables (DVC plots), figures, files, examples
+        for stem, table in extra.get("tables", {}).items():
+            table.to_csv(out / f"{stem}.csv", index=False)
+        for name, write in extra.get("files", {}).items():
+            write(out / name)
+        plots.curves(pd.read_csv(paths.plots / "training.csv"), out / "training.png",
+                     f"{task}: training")
+        (out / "examples.txt").write_text("\n".join(extra.get("examples", [])) + "\n")
 
     tracking.setup(cfg.mlflow, task)
     run_id = read_json(paths.model / "run.json")["run_id"]
@@ -55,15 +57,11 @@ def run(task: str, cfg: Config) -> None:
     with mlflow.start_run(run_id=run_id, tags=tracking.run_tags(task, "evaluate")):
         mlflow.log_metrics({k.replace("@", "_"): float(v) for k, v in metrics.items()})
         mlflow.log_artifact(str(paths.metrics))
-        for name in ("confusion.png", "training.png", "training.csv"):
-            mlflow.log_artifact(str(paths.plots / name), "plots")
-        with tempfile.TemporaryDirectory() as tmp:
-            examples = Path(tmp) / "examples.txt"
-            examples.write_text("\n".join(extra.get("examples", [])) + "\n")
-            mlflow.log_artifact(str(examples))
+        mlflow.log_artifact(str(paths.plots / "training.csv"), "evaluation")
+        mlflow.log_artifacts(str(paths.evaluation), "evaluation")
         info = mlflow.pyfunc.log_model(
             name="model", python_model=str(PYFUNC), code_paths=[str(PACKAGE)],
-            artifacts={"model_dir": str(paths.model)}, pip_requirements=_requirements())
+            artifacts={"model_dir": str(paths.model)}, pip_requirements=_requirements(module))
         registered = None
         if cfg.mlflow.register:
             registered = tracking.register(info.model_uri, task, tc.primary_metric,
@@ -81,9 +79,11 @@ def run(task: str, cfg: Config) -> None:
               f"previous champion {registered['previous_champion_value']})")
 
 
-def _requirements() -> list[str]:
+def _requirements(module: Any) -> list[str]:
+    """Pinned pip requirements of the logged model: the core, plus the task's REQUIREMENTS."""
     from importlib.metadata import version
 
-    return [f"{p}=={version(p)}" for p in
-            ("torch", "mlflow", "pandas", "numpy", "pyarrow", "seqeval", "pytorch-lightning",
-             "scikit-learn", "pyyaml")]
+    core = ("torch", "mlflow", "pandas", "numpy", "pyarrow", "seqeval", "pytorch-lightning",
+            "scikit-learn", "pyyaml")
+    return [f"{p}=={version(p)}" for p in dict.fromkeys(
+        (*core, *getattr(module, "REQUIREMENTS", ())))]

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import shutil
 import time
+from typing import Any
 
 import pandas as pd
 import pytorch_lightning as pl
 import torch
 
 from rnnlab import tasks, tracking
-from rnnlab.config import Config
+from rnnlab.config import Config, TaskConfig
 from rnnlab.io import atomic_dir, atomic_path, write_json
 from rnnlab.lightning import fit, loader, set_threads
 from rnnlab.stages import Paths
@@ -45,12 +46,12 @@ def run(task: str, cfg: Config) -> None:
     logger = MLFlowLogger(experiment_name=f"rnnlab-{task}",
                           tracking_uri=tracking.tracking_uri(cfg.mlflow), run_id=run_id)
     t = tc.train
+    mode = getattr(module, "MONITOR_MODE", "max")
+    train_loader, dev_loader = _loaders(module, tc, encoded, cfg.seed)
     start = time.perf_counter()
     with atomic_dir(paths.model) as out:
-        fit(lit, loader(encoded["train"], t.batch_size, shuffle=True, seed=cfg.seed,
-                        bucket=t.bucket, balanced=t.imbalance == "sampler"),
-            loader(encoded["dev"], 256), max_epochs=t.max_epochs, patience=t.patience,
-            monitor=module.MONITOR, grad_clip=t.grad_clip, accelerator=t.accelerator,
+        fit(lit, train_loader, dev_loader, max_epochs=t.max_epochs, patience=t.patience,
+            monitor=module.MONITOR, mode=mode, grad_clip=t.grad_clip, accelerator=t.accelerator,
             devices=t.devices, strategy=t.strategy, precision=t.precision,
             log_every_n_steps=t.log_every_n_steps, ckpt_dir=str(out / "checkpoints"),
             logger=logger)
@@ -64,10 +65,22 @@ def run(task: str, cfg: Config) -> None:
     curve = pd.DataFrame(lit.history)
     with atomic_path(paths.plots / "training.csv") as tmp:
         curve.to_csv(tmp, index=False)
-    best = float(curve[module.MONITOR].max()) if module.MONITOR in curve else float("nan")
+    best = float("nan")
+    if module.MONITOR in curve:
+        best = float(curve[module.MONITOR].max() if mode == "max" else curve[module.MONITOR].min())
     write_json(paths.stage_metrics / "train.json", {
         f"best_{module.MONITOR}": best, "epochs": len(curve), "train_seconds": round(seconds, 2),
-        "sentences_per_second": round(len(curve) * len(encoded["train"]["lengths"]) / seconds, 1),
+        "examples_per_second": round(len(curve) * len(train_loader.dataset) / seconds, 1),
     })
     print(f"train[{task}]: {len(curve)} epochs in {seconds:.1f}s, best {module.MONITOR}={best:.4f}"
           f" (MLflow run {run_id})")
+
+
+def _loaders(module: Any, tc: TaskConfig, encoded: dict, seed: int) -> tuple[Any, Any]:
+    """The task's own DataLoaders, or length-bucketed batches of padded sequences."""
+    if hasattr(module, "loaders"):
+        return module.loaders(tc, encoded, seed)
+    t = tc.train
+    return (loader(encoded["train"], t.batch_size, shuffle=True, seed=seed, bucket=t.bucket,
+                   balanced=t.imbalance == "sampler"),
+            loader(encoded["dev"], 256))

@@ -1,5 +1,6 @@
-"""vocab: vocabularies from the training split only -> data/vocab/<task>/<name>.json, and the
-out-of-vocabulary rate of dev and test -> metrics/<task>/vocab.json."""
+"""vocab: vocabularies (or, for series, scalers) fitted on the training split only ->
+data/vocab/<task>/<name>.json, and their metrics (e.g. the OOV rate of dev and test) ->
+metrics/<task>/vocab.json."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ def run(task: str, cfg: Config) -> None:
     with atomic_dir(paths.vocab) as out:
         for name, vocab in vocabs.items():
             vocab.save(out / f"{name}.json")
-    metrics = module.oov_rates(frames, vocabs)
+    metrics = module.vocab_metrics(frames, vocabs)
     metrics.update({f"vocab/{name}_size": len(v) for name, v in vocabs.items()})
     write_json(paths.stage_metrics / "vocab.json", metrics)
     print(f"vocab[{task}]: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))

@@ -1,19 +1,38 @@
 """One module per lecture task. The stages look a task up here by name and call, duck-typed:
 
-    prepare(cfg, seed) -> {split: DataFrame}         read or generate the raw data
-    checks(cfg, frames) -> [validation.Check]         what the data must satisfy (GX)
-    build_vocabs(train, vocab_cfg) -> {name: Vocabulary}
-    encode(frame, vocabs) -> {name: Tensor}           padded indices, lengths, masks, targets
-    build_net(net_config) / net_config(cfg, vocabs)   the architecture, rebuilt from JSON
-    lightning_module(cfg, net, vocabs)                loss + dev metric for training
-    evaluate(cfg, net, frames, encoded, vocabs, seed) -> (metrics, plots)   RNN and baselines
-    predict(net, vocabs, inputs)                      raw input -> task output (serving)
+    prepare(cfg, seed) -> {split: DataFrame}          read or generate the raw data
+    checks(cfg, frames) -> [validation.Check]          what the data must satisfy (GX)
+    build_vocabs(train, vocab_cfg) -> {name: obj}      fitted on the training split only; each
+                                                       obj has .save(path) (JSON)
+    load_vocab(path) -> obj                            optional; default Vocabulary.load
+    vocab_metrics(frames, vocabs) -> {name: float}     e.g. OOV rates -> metrics/<task>/vocab.json
+    encode(frame, vocabs) -> {name: Tensor}            padded indices, lengths, masks, targets
+    encode_splits(frames, vocabs) -> {split: {...}}    optional, instead of encode, when a split
+                                                       needs the others (history windows)
+    net_config(cfg, vocabs) -> dict / build_net(dict)  the architecture, rebuilt from JSON
+    lightning_module(cfg, net, vocabs)                 loss + dev metric for training
+    MONITOR, MONITOR_MODE ("max" or "min")             the dev metric for early stopping
+    loaders(cfg, encoded, seed) -> (train, dev)        optional DataLoaders; default: the
+                                                       length-bucketed rnnlab.lightning.loader
+    evaluate(cfg, net, frames, encoded, vocabs, seed) -> (metrics, extra)   RNN and baselines;
+        extra = {"tables": {stem: DataFrame}, "files": {filename: writer(path)},
+                 "examples": [str]}, written to plots/<task>/evaluation/ (dvc.yaml's top-level
+        `plots:` says how DVC draws each table)
+    predict(net, vocabs, inputs, params=None)          raw input -> task output (serving)
+    model_input(raw) -> inputs                         optional; default: a list of strings
+    REQUIREMENTS = ("pkg", ...)                        optional extra pip packages for serving
+    VOCAB_CONFIG, MODEL_CONFIG, TRAIN_CONFIG           optional frozen dataclasses typing the
+                                                       task's vocab / model / train sections
+                                                       (subclasses of rnnlab.config's, with the
+                                                       task's own fields)
 """
 
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 SPLITS = ("train", "dev", "test")
 
@@ -25,3 +44,15 @@ def get(name: str) -> ModuleType:
         if err.name != f"rnnlab.tasks.{name}":
             raise
         raise ValueError(f"unknown task {name!r}: add src/rnnlab/tasks/{name}.py") from err
+
+
+def load_vocabs(module: ModuleType, folder: str | Path,
+                names: list[str] | None = None) -> dict[str, Any]:
+    """A task's fitted vocabularies (or scalers) from JSON, read by its `load_vocab` when it has
+    one; `names` default to every *.json in `folder`."""
+    from rnnlab.vocab import Vocabulary
+
+    load = getattr(module, "load_vocab", Vocabulary.load)
+    folder = Path(folder)
+    names = names if names is not None else [p.stem for p in sorted(folder.glob("*.json"))]
+    return {name: load(folder / f"{name}.json") for name in names}

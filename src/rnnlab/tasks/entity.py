@@ -17,12 +17,13 @@ import pandas as pd
 import torch
 from torch import nn
 
+from rnnlab import plots
 from rnnlab.config import TaskConfig
 from rnnlab.encoding import pad
 from rnnlab.lightning import TaggerModule, fit, loader, predict_labels
 from rnnlab.nn.architectures import DenseTagger, ManyToMany, count_parameters
 from rnnlab.tasks import SPLITS
-from rnnlab.vocab import Vocabulary, tokenize
+from rnnlab.vocab import Vocabulary, oov_rates, tokenize
 
 # ---------------------------------------------------------------- data
 
@@ -145,10 +146,9 @@ def build_vocabs(train: pd.DataFrame, vocab_cfg: Any) -> dict[str, Vocabulary]:
                                      unk_signatures=False)}
 
 
-def oov_rates(frames: dict[str, pd.DataFrame],
-              vocabs: dict[str, Vocabulary]) -> dict[str, float]:
-    return {f"{split}/oov_rate": vocabs["tokens"].oov_rate(list(t) for t in frames[split]["tokens"])
-            for split in ("dev", "test")}
+def vocab_metrics(frames: dict[str, pd.DataFrame],
+                  vocabs: dict[str, Vocabulary]) -> dict[str, float]:
+    return oov_rates(vocabs["tokens"], frames)
 
 
 def binary(tags: Any) -> list[int]:
@@ -319,7 +319,11 @@ def evaluate(cfg: TaskConfig, net: nn.Module, frames: dict[str, pd.DataFrame],
     examples = []
     for tokens, p in list(zip(frames["test"]["tokens"], preds["test"], strict=True))[:5]:
         examples.append(" ".join(f"[{w}]" if y else w for w, y in zip(tokens, p, strict=True)))
-    return metrics, {"confusion": confusion, "examples": examples}
+    return metrics, {
+        "tables": {"confusion": confusion},  # dvc.yaml draws it with the confusion template
+        "files": {"confusion.png": lambda path: plots.confusion(confusion, path,
+                                                                "entity: test tokens")},
+        "examples": examples}
 
 
 # ---------------------------------------------------------------- serving

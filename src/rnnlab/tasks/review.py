@@ -26,12 +26,13 @@ import pandas as pd
 import torch
 from torch import nn
 
+from rnnlab import plots
 from rnnlab.config import TaskConfig
 from rnnlab.encoding import pad
 from rnnlab.lightning import ClassifierModule, fit, loader, predict_proba, set_threads
 from rnnlab.nn.architectures import ManyToOne, count_parameters
 from rnnlab.tasks import SPLITS
-from rnnlab.vocab import Vocabulary, tokenize
+from rnnlab.vocab import Vocabulary, oov_rates, tokenize
 
 CLASSES: tuple[str, ...] = ("accept", "minor", "major", "reject")
 TRUNCATIONS = ("head", "tail", "head+tail")
@@ -216,10 +217,9 @@ def build_vocabs(train: pd.DataFrame, vocab_cfg: Any) -> dict[str, Vocabulary]:
         vocab_cfg.lowercase, vocab_cfg.unk_signatures)}
 
 
-def oov_rates(frames: dict[str, pd.DataFrame],
-              vocabs: dict[str, Vocabulary]) -> dict[str, float]:
-    return {f"{split}/oov_rate": vocabs["tokens"].oov_rate(list(t) for t in frames[split]["tokens"])
-            for split in ("dev", "test")}
+def vocab_metrics(frames: dict[str, pd.DataFrame],
+                  vocabs: dict[str, Vocabulary]) -> dict[str, float]:
+    return oov_rates(vocabs["tokens"], frames)
 
 
 def encode(frame: pd.DataFrame, vocabs: dict[str, Vocabulary]) -> dict[str, torch.Tensor]:
@@ -350,7 +350,11 @@ def evaluate(cfg: TaskConfig, net: nn.Module, frames: dict[str, pd.DataFrame],
                                strict=True))[:5]:
         examples.append(f"gold={names[g]} predicted={names[int(p.argmax())]} "
                         f"(p={float(p.max()):.2f}) | {' '.join(str(text).split())[:200]}")
-    return metrics, {"confusion": confusion, "examples": examples, "unit": "reports"}
+    return metrics, {
+        "tables": {"confusion": confusion},  # dvc.yaml draws it with the confusion template
+        "files": {"confusion.png": lambda path: plots.confusion(confusion, path,
+                                                                "review: test reports")},
+        "examples": examples}
 
 
 # ---------------------------------------------------------------- serving
