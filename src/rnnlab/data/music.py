@@ -97,7 +97,7 @@ def _key_shift(score: Any) -> tuple[str, int]:
     return name, shift
 
 
-def tune_record(score: Any, transpose: bool = False) -> dict[str, Any]:
+def tune_record(score: Any, transpose: bool = False, bar_tokens: bool = True) -> dict[str, Any]:
     """One parsed music21 Score -> tokens and what the task keeps about the tune."""
     from music21 import chord, meter, note, stream
 
@@ -115,7 +115,7 @@ def tune_record(score: Any, transpose: bool = False) -> dict[str, Any]:
     durations: list[float] = []
     graces = 0
     for i, measure in enumerate(measures):
-        if i:
+        if i and bar_tokens:
             tokens.append(BAR)
         for el in measure.flatten().notesAndRests:
             ql = el.duration.quarterLength
@@ -147,30 +147,50 @@ def _scores(parsed: Any) -> list[Any]:
     return [parsed]
 
 
-def parse_files(files: Iterable[tuple[Path, str | None]], transpose: bool = False,
-                progress: bool = True, label: str = "parse") -> tuple[list[dict], list[dict]]:
-    """Parse every (path, genre) with music21. Returns (tunes, failures): a file music21 cannot
-    read is skipped and reported as {file, error} instead of stopping the run."""
+def _parse_one(job: tuple[str, str | None, bool, bool]) -> tuple[list[dict], dict | None]:
     from music21 import converter
+
+    path, genre, transpose, bar_tokens = job
+    name = Path(path).name
+    try:
+        scores = _scores(converter.parse(str(path)))
+        records = [tune_record(s, transpose, bar_tokens) for s in scores]
+    except Exception as err:
+        return [], {"file": name, "genre": genre, "error": f"{type(err).__name__}: {err}"[:300]}
+    for i, rec in enumerate(records):
+        rec.update(file=name if len(records) == 1 else f"{name}#{i + 1}", genre=genre)
+        rec["title"] = rec["title"] or Path(path).stem
+    return records, None
+
+
+def parse_files(files: Iterable[tuple[Path, str | None]], transpose: bool = False,
+                bar_tokens: bool = True, workers: int = 1, progress: bool = True,
+                label: str = "parse") -> tuple[list[dict], list[dict]]:
+    """Parse every (path, genre) with music21, in `workers` processes (results in file
+    order, so the output does not depend on it). Returns (tunes, failures): a file music21
+    cannot read is skipped and reported as {file, genre, error} instead of stopping the run."""
     from tqdm import tqdm
 
-    files = list(files)
+    jobs = [(str(p), g, transpose, bar_tokens) for p, g in files]
+    bar = tqdm(total=len(jobs), desc=label, unit="file", disable=not progress, mininterval=1.0)
     tunes: list[dict] = []
     failures: list[dict] = []
-    for path, genre in tqdm(files, desc=label, unit="file", disable=not progress,
-                            mininterval=1.0):
-        try:
-            scores = _scores(converter.parse(str(path)))
-            records = [tune_record(s, transpose) for s in scores]
-        except Exception as err:  # noqa: BLE001 - music21 raises many kinds; report and skip
-            failures.append({"file": Path(path).name, "genre": genre,
-                             "error": f"{type(err).__name__}: {err}"[:300]})
-            continue
-        for i, rec in enumerate(records):
-            rec.update(file=Path(path).name if len(records) == 1 else f"{Path(path).name}#{i + 1}",
-                       genre=genre)
-            rec["title"] = rec["title"] or Path(path).stem
-            tunes.append(rec)
+    if workers > 1 and len(jobs) > 1:
+        import multiprocessing as mp
+
+        with mp.get_context("spawn").Pool(workers) as pool:
+            results = pool.imap(_parse_one, jobs, chunksize=8)
+            for records, failure in results:
+                tunes.extend(records)
+                failures.extend([failure] if failure else [])
+                bar.update()
+    else:
+        for job in jobs:
+            records, failure = _parse_one(job)
+            tunes.extend(records)
+            failures.extend([failure] if failure else [])
+            bar.update()
+    bar.close()
     return tunes, failures
 
 
@@ -204,3 +224,47 @@ def _genre(path: Path, how: str) -> str | None:
     if how == "folder":
         return path.parent.name
     raise ValueError(f"genre_from must be filename or folder, got {how!r}")
+
+
+def notes(tokens: Iterable[str]) -> list[list[Any]]:
+    """Tokens -> [[MIDI pitch or None (rest), quarter notes, bar number], ...]."""
+    out, bar = [], 1
+    for tok in tokens:
+        if tok == BAR:
+            bar += 1
+            continue
+        parsed = parse_token(tok)
+        if parsed:
+            out.append([parsed[0], parsed[1], bar])
+    return out
+
+
+def to_stream(tokens: Iterable[str], metre: str | None = None, title: str = "") -> Any:
+    """Tokens -> a music21 Stream (one part, the time signature `metre`), ready to show, play
+    or write: `to_stream(tokens, "6/8").write("midi", fp="tune.mid")`."""
+    from music21 import metadata, meter, note, stream
+
+    part = stream.Part()
+    if metre:
+        part.append(meter.TimeSignature(metre))
+    for tok in tokens:
+        parsed = parse_token(tok) if tok != BAR else None
+        if not parsed:
+            continue
+        midi, ql = parsed
+        el = note.Rest(quarterLength=ql) if midi is None else note.Note(midi, quarterLength=ql)
+        part.append(el)
+    score = stream.Score([part])
+    score.metadata = metadata.Metadata(title=title)
+    return score
+
+
+def write_midi(tokens: Iterable[str], path: str | Path, metre: str | None = None,
+               title: str = "") -> Path:
+    """Write tokens as a MIDI file (atomically); returns the path."""
+    from rnnlab.io import atomic_path
+
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        to_stream(list(tokens), metre, title).write("midi", fp=str(tmp))
+    return path

@@ -64,8 +64,10 @@ def run(task: str, cfg: Config) -> None:
             artifacts={"model_dir": str(paths.model)}, pip_requirements=_requirements(module))
         registered = None
         if cfg.mlflow.register:
-            registered = tracking.register(info.model_uri, task, tc.primary_metric,
-                                           float(metrics[tc.primary_metric]))
+            # PRIMARY_MODE "min" (e.g. dev/nll): the champion is the lowest; default highest
+            registered = tracking.register(
+                info.model_uri, task, tc.primary_metric, float(metrics[tc.primary_metric]),
+                higher_is_better=getattr(module, "PRIMARY_MODE", "max") != "min")
             mlflow.set_tag("registry", f"{registered['name']} v{registered['version']} "
                                        f"@{registered['alias']}")
     show = [tc.primary_metric, *[k for k in metrics if k.startswith("test/")]]
