@@ -69,7 +69,9 @@ class MusicVocabConfig(VocabConfig):
 class MusicModelConfig(ModelConfig):
     bidirectional: bool = False  # a generator reads left to right only
     genre_dim: int = 16
-    condition: Literal["state", "input"] = "state"  # genre -> a<0> (state) or x<1> (input)
+    condition: Literal["state", "input", "every"] = "state"  # genre -> a<0> | x<1> | both+
+    clock: bool = True           # also input the time since the last bar line (needs bars)
+    clock_dim: int = 16
     temperature: float = 1.0     # sampling: softmax(logits / temperature) ...
     top_k: int = 0               # ... over the k most likely tokens (0 = all)
     max_len: int = 600           # tokens per generated tune at most (the longest real: ~500)
@@ -118,17 +120,41 @@ def select_genres(files: list[tuple[Path, str | None]], cfg: TaskConfig) -> list
     return keep[: int(cfg.data.get("max_genres", 4))]
 
 
+def tune_groups(titles: list[str], tokens: list[list[str]]) -> list[str]:
+    """One group per tune and its versions: tunes that share a normalised title or have
+    identical tokens (the collection repeats a few tunes under two names) are one group,
+    named after its first title."""
+    parent = list(range(len(titles)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    first: dict[str, int] = {}
+    for i, key in enumerate(f"t:{_normal_title(t)}" for t in titles):
+        parent[root(i)] = root(first.setdefault(key, i))
+    for i, key in enumerate("c:" + " ".join(t) for t in tokens):
+        parent[root(i)] = root(first.setdefault(key, i))
+    return [_normal_title(titles[root(i)]) or f"tune{root(i)}" for i in range(len(titles))]
+
+
 def split_tunes(frame: pd.DataFrame, seed: int, dev: float, test: float) -> pd.Series:
-    """Seeded split, stratified by genre and grouped by title (all versions of a tune in one
-    split): a share `dev` / `test` of each genre's title groups go to dev / test."""
+    """Seeded split of whole groups (a tune and its versions never straddle two splits),
+    stratified by genre: a share `dev` / `test` of each genre's groups (by the group's most
+    common genre) go to dev / test."""
     rng = np.random.default_rng(seed)
+    genre_of = (frame.assign(genre=frame["genre"].fillna("")).groupby("group")["genre"]
+                .agg(lambda g: sorted(g.value_counts().index, key=lambda x: (-(g == x).sum(),
+                                                                               x))[0]))
     split = pd.Series("train", index=frame.index, dtype=object)
-    for genre in sorted(frame["genre"].dropna().unique()):
-        groups = sorted(frame.loc[frame["genre"] == genre, "group"].unique())
-        order = [groups[i] for i in rng.permutation(len(groups))]
+    for genre in sorted(genre_of.unique()):
+        order = sorted(genre_of.index[genre_of == genre])
+        order = [order[i] for i in rng.permutation(len(order))]
         n_dev, n_test = round(dev * len(order)), round(test * len(order))
         for name, part in (("dev", order[:n_dev]), ("test", order[n_dev:n_dev + n_test])):
-            split[(frame["genre"] == genre) & frame["group"].isin(part)] = name
+            split[frame["group"].isin(part)] = name
     return split
 
 
@@ -161,7 +187,7 @@ def prepare(cfg: TaskConfig, seed: int) -> dict[str, pd.DataFrame]:
     if frame.empty:
         raise ValueError(f"music: none of {len(chosen)} files could be parsed")
     frame["genre_id"] = [genres.index(g) if g in genres else -1 for g in frame["genre"]]
-    frame["group"] = [_normal_title(t) for t in frame["title"]]
+    frame["group"] = tune_groups(list(frame["title"]), [list(t) for t in frame["tokens"]])
     share = data.get("split", {})
     frame["split"] = split_tunes(frame, int(data.get("split_seed", seed)),
                                  float(share.get("dev", 0.1)), float(share.get("test", 0.1)))
@@ -362,10 +388,22 @@ def net_config(cfg: TaskConfig, vocabs: dict[str, Any]) -> dict[str, Any]:
             "encoding": cfg.encoding, "embedding_dim": m.embedding_dim, "cell": m.cell,
             "hidden_size": m.hidden_size, "num_layers": m.num_layers,
             "nonlinearity": m.nonlinearity, "dropout": m.dropout, "genre_dim": m.genre_dim,
-            "condition": m.condition,
+            "condition": m.condition, **_clock(m, vocabs["tokens"]),
             # serving: genre names and the sampling defaults the model was evaluated with
             "genres": list(vocabs["genres"].names), "temperature": m.temperature,
             "top_k": m.top_k, "max_len": m.max_len}
+
+
+def _clock(m: Any, vocab: Vocabulary) -> dict[str, Any]:
+    """The clock input's settings: every token's length in quarter notes and the bar line."""
+    if not m.clock or music.BAR not in vocab.stoi:
+        return {}
+    lengths = []
+    for tok in vocab.itos:
+        parsed = music.parse_token(tok) if tok != music.BAR else None
+        lengths.append(parsed[1] if parsed else 0.0)
+    return {"token_durations": lengths, "reset_id": vocab.stoi[music.BAR],
+            "clock_dim": m.clock_dim}
 
 
 def build_net(config: dict[str, Any]) -> nn.Module:
