@@ -216,7 +216,7 @@ def test_parse_failures_within_the_tolerated_share_pass(prepared, tmp_path: Path
     frames["failures"] = pd.DataFrame({"file": ["jig0.abc"], "genre": ["Jig"], "error": ["x"]})
     loose = task_config(data=dict(cfg.data), validation={"max_failed_fraction": 0.1})
     assert validate("music", task.checks(loose, frames), tmp_path / "ok")["success"]
-    with pytest.raises(ValidationFailed, match="jig0.abc"):
+    with pytest.raises(ValidationFailed, match=r"jig0\.abc"):
         validate("music", task.checks(cfg, frames), tmp_path / "strict")
 
 
@@ -388,7 +388,7 @@ def test_vocab_encode_and_evaluate_write_every_table_figure_and_midi(trained, tm
 
 
 def test_predict_returns_seeded_note_sequences_for_a_genre(trained, tmp_path: Path):
-    cfg, frames, vocabs, encoded, net = trained
+    _cfg, frames, vocabs, _encoded, net = trained
     out = task.predict(net, vocabs, ["Jig"], params={"count": 2, "seed": 5})
     assert len(out) == 1 and out[0]["genre"] == "Jig" and len(out[0]["tunes"]) == 2
     tune = out[0]["tunes"][0]
@@ -433,16 +433,18 @@ def test_dvc_repro_of_the_music_task_registers_a_champion_and_validates(tmp_path
             "mlflow.set_tracking_uri('sqlite:///mlruns/mlflow.db'); "
             "m = mlflow.pyfunc.load_model('models:/rnnlab-music@champion'); "
             "r = m.predict(pd.DataFrame({'genre': ['Jig']}), params={'count': 2, 'seed': 3}); "
+            "r += m.predict(pd.DataFrame({'genre': ['Reel'], 'count': [3]})); "
             "print(json.dumps(r))")
     result = json.loads(sh(repo, sys.executable, "-c", code).stdout.strip().splitlines()[-1])
     assert result[0]["genre"] == "Jig" and len(result[0]["tunes"]) == 2
-    assert result[0]["tunes"][0]["notes"]
+    assert result[0]["tunes"][0]["notes"] and result[0]["seed"] == 3
+    assert result[1]["genre"] == "Reel" and len(result[1]["tunes"]) == 3
 
     # a user folder with a tune outside any genre folder stops at validate
-    write_tunes(repo / "data/raw/music/tunes", per_genre=4)
+    write_tunes(repo / "data/raw/music/tunes", per_genre=6)
     (repo / "data/raw/music/tunes/loose.abc").write_text(abc("Loose tune", "6/8", JIG, seed=9))
     params = yaml.safe_load((repo / "params.yaml").read_text())
-    params["music"]["data"].update(source="folder", limit=0)
+    params["music"]["data"].update(source="folder", limit=0, min_files=1)
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     bad = sh(repo, "dvc", "repro", check=False)
     assert bad.returncode != 0
