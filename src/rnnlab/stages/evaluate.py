@@ -61,7 +61,8 @@ def run(task: str, cfg: Config) -> None:
         mlflow.log_artifacts(str(paths.evaluation), "evaluation")
         info = mlflow.pyfunc.log_model(
             name="model", python_model=str(PYFUNC), code_paths=[str(PACKAGE)],
-            artifacts={"model_dir": str(paths.model)}, pip_requirements=_requirements(module))
+            artifacts={"model_dir": str(paths.model)}, pip_requirements=_requirements(module),
+            signature=_signature(module, tc))
         registered = None
         if cfg.mlflow.register:
             # PRIMARY_MODE "min" (e.g. dev/nll): the champion is the lowest; default highest
@@ -89,3 +90,17 @@ def _requirements(module: Any) -> list[str]:
             "scikit-learn", "pyyaml")
     return [f"{p}=={version(p)}" for p in dict.fromkeys(
         (*core, *getattr(module, "REQUIREMENTS", ())))]
+
+
+def _signature(module: Any, tc: Any) -> Any:
+    """A params-only signature when the task takes pyfunc `params` (MLflow drops params a
+    model's signature does not declare): `predict_params(cfg) -> {name: default}`."""
+    if not hasattr(module, "predict_params"):
+        return None
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import ParamSchema, ParamSpec
+
+    kinds = {bool: "boolean", int: "long", float: "double", str: "string"}
+    specs = [ParamSpec(name, kinds[type(default)], default)
+             for name, default in module.predict_params(tc).items()]
+    return ModelSignature(inputs=None, outputs=None, params=ParamSchema(specs))

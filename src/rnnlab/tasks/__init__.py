@@ -22,6 +22,9 @@
         `plots:` says how DVC draws each table)
     predict(net, vocabs, inputs, params=None)          raw input -> task output (serving)
     model_input(raw) -> inputs                         optional; default: a list of strings
+    predict_params(cfg) -> {name: default}             optional pyfunc `params` (count, seed...):
+                                                       the logged signature declares them, or
+                                                       MLflow drops them
     REQUIREMENTS = ("pkg", ...)                        optional extra pip packages for serving
     VOCAB_CONFIG, MODEL_CONFIG, TRAIN_CONFIG           optional frozen dataclasses typing the
                                                        task's vocab / model / train sections
