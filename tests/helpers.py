@@ -34,6 +34,12 @@ TINY_MUSIC = {  # 8 corpus files per genre (~3 s of parsing), a tiny GRU, a few 
     "train": {"max_epochs": 1, "batch_size": 16, "patience": 1, "log_every_n_steps": 1},
     "baselines": {"bigram": {"k": 0.05}, "classifier": {"C": 1.0}},
 }
+TINY_TRANSLATE = {
+    "data": {"builtin": {"n_train": 300, "n_dev": 60, "n_test": 60}},
+    "model": {"hidden_size": 16, "embedding_dim": 8, "beam_size": 2, "max_len": 20},
+    "train": {"max_epochs": 1, "batch_size": 32, "patience": 1, "log_every_n_steps": 1},
+    "baselines": {"word_by_word": {"iterations": 2}},
+}
 STAGES = ("prepare", "validate", "vocab", "encode", "train", "evaluate")
 
 
@@ -78,7 +84,8 @@ def make_repo(root: Path, tasks: tuple[str, ...] = ("entity",)) -> Path:
             shutil.copy2(REPO / f, root / f)
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["tasks"] = list(tasks)
-    tiny = {"entity": TINY, "review": TINY_REVIEW, "music": TINY_MUSIC}
+    tiny = {"entity": TINY, "review": TINY_REVIEW, "music": TINY_MUSIC,
+            "translate": TINY_TRANSLATE}
     for task in tasks:
         _merge(params[task], tiny[task])
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))

@@ -408,3 +408,106 @@ def sequence_nll(net: nn.Module, encoded: dict[str, torch.Tensor], batch_size: i
         rows.append(nn.functional.pad(nll * batch["mask"].to(device),
                                       (0, encoded["ids"].shape[1] - nll.shape[1])).cpu())
     return torch.cat(rows) if rows else torch.empty(0, 0)
+
+
+# ---------------------------------------------------------------- encoder–decoder
+
+PAIR_KEYS = ("ids", "lengths", "target_in", "target_out", "target_lengths")
+
+
+def collate_pairs(batch: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Two lengths per row: source tensors are trimmed to the batch's longest source, target
+    tensors to its longest target (the default `collate` knows only one length)."""
+    out = {k: torch.stack([row[k] for row in batch]) for k in batch[0]}
+    Tx, Ty = int(out["lengths"].max()), int(out["target_lengths"].max())
+    out["ids"] = out["ids"][:, :Tx]
+    out["target_in"], out["target_out"] = out["target_in"][:, :Ty], out["target_out"][:, :Ty]
+    out["mask"] = torch.arange(Tx)[None, :] < out["lengths"][:, None]
+    out["target_mask"] = torch.arange(Ty)[None, :] < out["target_lengths"][:, None]
+    return out
+
+
+def pair_loader(encoded: dict[str, torch.Tensor], batch_size: int, shuffle: bool = False,
+                seed: int = 0, bucket: bool = False) -> DataLoader:
+    """Batches of sentence pairs; `bucket` groups similar source lengths (seeded)."""
+    data = Sequences({k: encoded[k] for k in PAIR_KEYS})
+    if shuffle and bucket:
+        sampler = BucketBatches(encoded["lengths"], batch_size, seed)
+        return DataLoader(data, batch_sampler=sampler, collate_fn=collate_pairs)
+    gen = torch.Generator().manual_seed(seed)
+    return DataLoader(data, batch_size=batch_size, shuffle=shuffle, collate_fn=collate_pairs,
+                      generator=gen)
+
+
+def summed_ce(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """L = Σ_t -log ŷ<t>[y<t>] over each target's real steps (its <eos> included), averaged
+    over sentences."""
+    per_step = nn.functional.cross_entropy(logits.transpose(1, 2), targets, reduction="none")
+    return (per_step * mask).sum() / logits.shape[0]
+
+
+class Seq2SeqModule(pl.LightningModule):
+    """Encoder–decoder training: loss summed over the target's steps, teacher forcing with
+    probability `teacher_forcing` per step (1.0: always the gold previous word). Each dev epoch
+    also decodes the dev split greedily (at most `max_len` words) and logs
+    `dev_metric(hypotheses, references)` (token ids, without <bos>/<eos>), e.g. BLEU."""
+
+    def __init__(self, net: nn.Module, lr: float = 3e-3, weight_decay: float = 0.0,
+                 teacher_forcing: float = 1.0, max_len: int = 50,
+                 dev_metric: Callable[[list[list[int]], list[list[int]]], dict[str, float]]
+                 | None = None) -> None:
+        super().__init__()
+        self.net, self.lr, self.weight_decay = net, lr, weight_decay
+        self.teacher_forcing, self.max_len, self.dev_metric = teacher_forcing, max_len, dev_metric
+        self._dev: list[tuple[list[int], list[int]]] = []
+        self._losses: dict[str, list[float]] = {"train/loss": [], "dev/loss": []}
+        self.history: list[dict[str, float]] = []
+
+    def forward(self, batch: dict[str, torch.Tensor], teacher_forcing: float = 1.0
+                ) -> torch.Tensor:
+        return self.net(batch["ids"], batch["lengths"], batch["target_in"],
+                        batch["target_lengths"], teacher_forcing)
+
+    def training_step(self, batch: dict[str, torch.Tensor], _: int) -> torch.Tensor:
+        logits = self(batch, self.teacher_forcing)
+        loss = summed_ce(logits, batch["target_out"], batch["target_mask"])
+        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True,
+                 batch_size=len(batch["lengths"]))
+        self._losses["train/loss"].append(loss.item())
+        return loss
+
+    def validation_step(self, batch: dict[str, torch.Tensor], _: int) -> None:
+        loss = summed_ce(self(batch), batch["target_out"], batch["target_mask"])
+        self.log("dev/loss", loss, on_epoch=True, prog_bar=True, batch_size=len(batch["lengths"]))
+        self._losses["dev/loss"].append(loss.item())
+        if self.dev_metric is not None:
+            hyps = self.net.greedy(batch["ids"], batch["lengths"], self.max_len)
+            refs = [row[:n - 1] for row, n in zip(batch["target_out"].tolist(),
+                                                  batch["target_lengths"].tolist(), strict=True)]
+            self._dev.extend(zip(hyps, refs, strict=True))
+
+    def on_validation_epoch_end(self) -> None:
+        metrics = {}
+        if self.dev_metric is not None and self._dev:
+            hyps, refs = zip(*self._dev, strict=True)
+            metrics = {f"dev/{k}": v for k, v in self.dev_metric(list(hyps), list(refs)).items()}
+        close_epoch(self, metrics)
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.Adam(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+
+
+@torch.no_grad()
+def translate_ids(net: nn.Module, encoded: dict[str, torch.Tensor], beam_size: int = 1,
+                  max_len: int = 50, length_penalty: float = 1.0, batch_size: int = 128,
+                  device: str | torch.device = "cpu") -> list[list[int]]:
+    """Target token ids (no <bos>/<eos>) for every source sentence of an encoded split, in
+    row order: greedy for beam_size 1, else beam search."""
+    net.eval().to(device)
+    out: list[list[int]] = []
+    n = len(encoded["lengths"])
+    for start in range(0, n, batch_size):
+        lengths = encoded["lengths"][start:start + batch_size]
+        ids = encoded["ids"][start:start + batch_size, :max(1, int(lengths.max()))]
+        out.extend(net.translate(ids.to(device), lengths, beam_size, max_len, length_penalty))
+    return out

@@ -4,6 +4,8 @@
 - DenseTagger: the lecture's "standard (dense) network" on padded input, the foil for the RNN.
 - ManyToOne (Ty = 1): one output per sequence, e.g. classifying a whole reviewer report.
 - OneToMany (Tx = 1): one integer (a genre) in, a sequence of notes out, e.g. a melody.
+- EncoderDecoder (many-to-many*, Tx ≠ Ty): an encoder reads the source, its final state starts
+  a decoder that writes the target word by word, e.g. Italian -> English translation.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import torch
 from torch import nn
 
 from rnnlab.encoding import input_layer
-from rnnlab.nn.cells import final_hidden, recurrent
+from rnnlab.nn.cells import State, TorchRecurrent, final_hidden, recurrent
 
 
 class ManyToMany(nn.Module):
@@ -253,3 +255,189 @@ class OneToMany(nn.Module):
                 break
             ids = y
         return out
+
+
+# ---------------------------------------------------------------- encoder–decoder
+
+ATTENTIONS = ("none", "luong")
+
+
+def _map_state(state: State, fn) -> State:
+    """Apply `fn` to a recurrent state: a tensor, or LSTM's (h, c) pair."""
+    return tuple(fn(s) for s in state) if isinstance(state, tuple) else fn(state)
+
+
+class EncoderDecoder(nn.Module):
+    """The lecture's many-to-many* architecture for Tx ≠ Ty (machine translation):
+
+        encoder:  a<t> = RNN(x<t>, a<t-1>),  t = 1..Tx            (reads the whole source)
+        bridge:   s<0> = a<Tx>  (bidirectional: s<0> = tanh(W_b [a→<Tx>; a←<1>] + b_b))
+        decoder:  s<t> = RNN(y<t-1>, s<t-1>),  ŷ<t> = softmax(W_ys s<t> + b_y),  y<0> = <bos>
+
+    The encoder's final state is the decoder's initial state and the only thing the decoder
+    knows about the source (the plain encoder–decoder). With a bidirectional encoder, each
+    layer's forward final state (after x<Tx>) and backward final state (after x<1>) are
+    concatenated and mapped back to n_a units by a learnt tanh layer, one per layer (for LSTM,
+    h and c each get their own, c without the tanh). `attention: luong` is the optional
+    extension: ŷ<t> = softmax(W_ys tanh(W_c [s<t>; c<t>])), where the context
+    c<t> = Σ_τ α<t,τ> a<τ> and α<t> = softmax_τ(s<t>ᵀ W_α a<τ>) over the real source steps.
+
+    Training: `forward(src, src_lengths, tgt_in, tgt_lengths, teacher_forcing)` with
+    tgt_in = <bos> y<1..Ty> returns the logits for y<1..Ty> <eos>; at each step the decoder
+    reads the gold previous word with probability `teacher_forcing`, else its own argmax.
+    Inference: `greedy` and `beam_search` (max_len steps at most), token ids without <bos>/<eos>.
+    """
+
+    def __init__(self, src_vocab_size: int, tgt_vocab_size: int, encoding: str = "embedding",
+                 embedding_dim: int = 64, cell: str = "gru", hidden_size: int = 128,
+                 num_layers: int = 1, bidirectional: bool = False, nonlinearity: str = "tanh",
+                 dropout: float = 0.0, attention: str = "none", bos: int = 2, eos: int = 3
+                 ) -> None:
+        super().__init__()
+        if attention not in ATTENTIONS:
+            raise ValueError(f"attention must be one of {ATTENTIONS}, got {attention!r}")
+        self.cell, self.num_layers, self.hidden_size = cell, num_layers, hidden_size
+        self.dirs = 2 if bidirectional else 1
+        self.attention, self.bos, self.eos = attention, bos, eos
+        self.tgt_vocab_size = tgt_vocab_size
+        self.src_embed, n_x = input_layer(encoding, src_vocab_size, embedding_dim)
+        self.tgt_embed, n_y = input_layer(encoding, tgt_vocab_size, embedding_dim)
+        self.encoder = recurrent(cell, n_x, hidden_size, num_layers, bidirectional,
+                                 nonlinearity, dropout)
+        self.decoder = recurrent(cell, n_y, hidden_size, num_layers, False, nonlinearity,
+                                 dropout)
+        if bidirectional:
+            self.bridge = nn.ModuleList(nn.Linear(2 * hidden_size, hidden_size)
+                                        for _ in range(2 if cell == "lstm" else 1))
+        if attention == "luong":
+            self.attn = nn.Linear(self.dirs * hidden_size, hidden_size, bias=False)  # W_α
+            self.combine = nn.Linear(hidden_size + self.dirs * hidden_size, hidden_size)
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(hidden_size, tgt_vocab_size)  # W_ys, b_y
+
+    # -- pieces
+
+    def _bridge(self, state: State) -> State:
+        if self.dirs == 1:
+            return state
+
+        def merge(s: torch.Tensor, layer: nn.Linear, squash: bool) -> torch.Tensor:
+            L, B = self.num_layers, s.shape[1]
+            both = s.view(L, 2, B, -1).permute(0, 2, 1, 3).reshape(L, B, -1)  # [L, B, 2 n_a]
+            out = layer(both)
+            return torch.tanh(out) if squash else out
+
+        if isinstance(state, tuple):
+            return (merge(state[0], self.bridge[0], True), merge(state[1], self.bridge[1], False))
+        return merge(state, self.bridge[0], True)
+
+    def encode(self, src: torch.Tensor, src_lengths: torch.Tensor
+               ) -> tuple[torch.Tensor, torch.Tensor, State]:
+        """Encoder outputs a<1..Tx> [B, Tx, dirs*n_a], source mask [B, Tx], decoder s<0>."""
+        memory, state = self.encoder(self.dropout(self.src_embed(src)), src_lengths)
+        mask = (torch.arange(src.shape[1], device=src.device)[None, :]
+                < src_lengths.to(src.device)[:, None])
+        return memory, mask, self._bridge(state)
+
+    def _output(self, s: torch.Tensor, memory: torch.Tensor, mask: torch.Tensor
+                ) -> torch.Tensor:
+        """Decoder states s<t> [B, T, n_a] -> logits [B, T, |V_tgt|]."""
+        if self.attention == "luong":
+            scores = s @ self.attn(memory).transpose(1, 2)  # [B, T, Tx]
+            alpha = torch.softmax(scores.masked_fill(~mask[:, None, :], float("-inf")), -1)
+            s = torch.tanh(self.combine(torch.cat([s, alpha @ memory], -1)))
+        return self.head(self.dropout(s))
+
+    def _step(self, y_prev: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        """One decoder step from the previous words [B]: s<t> [B, 1, n_a] and the new state."""
+        x = self.dropout(self.tgt_embed(y_prev[:, None]))
+        if isinstance(self.decoder, TorchRecurrent):  # the fused cell, no packing for one step
+            return self.decoder.rnn(x, state)
+        return self.decoder(x, torch.ones(len(y_prev), dtype=torch.long), state)
+
+    # -- training
+
+    def forward(self, src: torch.Tensor, src_lengths: torch.Tensor, tgt_in: torch.Tensor,
+                tgt_lengths: torch.Tensor, teacher_forcing: float = 1.0) -> torch.Tensor:
+        memory, mask, state = self.encode(src, src_lengths)
+        if teacher_forcing >= 1.0:  # every input is the gold previous word: one pass
+            s, _ = self.decoder(self.dropout(self.tgt_embed(tgt_in)), tgt_lengths, state)
+            return self._output(s, memory, mask)
+        y_prev, steps = tgt_in[:, 0], []
+        for t in range(tgt_in.shape[1]):
+            s, state = self._step(y_prev, state)
+            logits = self._output(s, memory, mask)[:, 0]
+            steps.append(logits)
+            if t + 1 < tgt_in.shape[1]:
+                gold = torch.rand(len(y_prev), device=src.device) < teacher_forcing
+                y_prev = torch.where(gold, tgt_in[:, t + 1], logits.argmax(-1))
+        return torch.stack(steps, 1)
+
+    # -- inference
+
+    @torch.no_grad()
+    def greedy(self, src: torch.Tensor, src_lengths: torch.Tensor, max_len: int = 50
+               ) -> list[list[int]]:
+        memory, mask, state = self.encode(src, src_lengths)
+        y = torch.full((len(src),), self.bos, dtype=torch.long, device=src.device)
+        done = torch.zeros(len(src), dtype=torch.bool, device=src.device)
+        out = []
+        for _ in range(max_len):
+            s, state = self._step(y, state)
+            y = self._output(s, memory, mask)[:, 0].argmax(-1)
+            out.append(y)
+            done |= y == self.eos
+            if bool(done.all()):
+                break
+        return self._strip(torch.stack(out, 1)) if out else [[] for _ in range(len(src))]
+
+    @torch.no_grad()
+    def beam_search(self, src: torch.Tensor, src_lengths: torch.Tensor, beam_size: int = 5,
+                    max_len: int = 50, length_penalty: float = 1.0) -> list[list[int]]:
+        """Batched beam search: keep the `beam_size` best partial translations by summed
+        log-probability; a finished one (<eos>) keeps its score. The best finished
+        hypothesis by score / length**length_penalty wins (0: the plain sum)."""
+        if beam_size <= 1:
+            return self.greedy(src, src_lengths, max_len)
+        B, K, V = len(src), beam_size, self.tgt_vocab_size
+        memory, mask, state = self.encode(src, src_lengths)
+        memory, mask = memory.repeat_interleave(K, 0), mask.repeat_interleave(K, 0)
+        state = _map_state(state, lambda s: s.repeat_interleave(K, 1))
+        dev = src.device
+        scores = torch.full((B, K), float("-inf"), device=dev)
+        scores[:, 0] = 0.0  # K identical beams at the start: keep one
+        tokens = torch.full((B * K, 0), self.eos, dtype=torch.long, device=dev)
+        y = torch.full((B * K,), self.bos, dtype=torch.long, device=dev)
+        done = torch.zeros(B * K, dtype=torch.bool, device=dev)
+        length = torch.zeros(B * K, device=dev)
+        only_eos = torch.full((V,), float("-inf"), device=dev)
+        only_eos[self.eos] = 0.0
+        for _ in range(max_len):
+            s, state = self._step(y, state)
+            logp = torch.log_softmax(self._output(s, memory, mask)[:, 0], -1)  # [B*K, V]
+            logp = torch.where(done[:, None], only_eos, logp)
+            top, idx = (scores.view(-1, 1) + logp).view(B, K * V).topk(K, dim=1)
+            origin = (torch.arange(B, device=dev)[:, None] * K + idx // V).view(-1)
+            y = (idx % V).view(-1)
+            tokens = torch.cat([tokens[origin], y[:, None]], 1)
+            state = _map_state(state, lambda h, o=origin: h[:, o])
+            length = length[origin] + (~done[origin]).float()
+            done = done[origin] | (y == self.eos)
+            scores = top
+            if bool(done.all()):
+                break
+        final = scores.view(-1) / length.clamp(min=1) ** length_penalty
+        final = torch.where(done, final, final - 1e9)  # prefer finished hypotheses
+        best = final.view(B, K).argmax(1) + torch.arange(B, device=dev) * K
+        return self._strip(tokens[best])
+
+    def _strip(self, ids: torch.Tensor) -> list[list[int]]:
+        out = []
+        for row in ids.tolist():
+            out.append(row[:row.index(self.eos)] if self.eos in row else row)
+        return out
+
+    def translate(self, src: torch.Tensor, src_lengths: torch.Tensor, beam_size: int = 1,
+                  max_len: int = 50, length_penalty: float = 1.0) -> list[list[int]]:
+        self.eval()
+        return self.beam_search(src, src_lengths, beam_size, max_len, length_penalty)

@@ -1,0 +1,194 @@
+"""Parallel corpora for the translate task: tokenising and detokenising, the Tatoeba and Anki
+tab-separated readers, and a deterministic split of one file into train/dev/test.
+
+Readers never drop or repair a bad line. A line with the wrong number of fields keeps what it
+has (a missing side is empty), and a line that is not valid UTF-8 is decoded with replacement
+characters and flagged, so validation can name the file line and stop the pipeline.
+
+Tokens are words and punctuation, with the clitics that carry a word of their own split off:
+Italian elisions ("l'uomo" -> "l'" "uomo", "dell'anno" -> "dell'" "anno") and English
+contractions ("don't" -> "do" "n't", "Tom's" -> "Tom" "'s"). `detokenize` inverts it, so BLEU
+and chrF are computed on plain text, the way the references are written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+# ISO 639-1 (params) -> ISO 639-3 (the language columns of a Tatoeba Challenge file)
+ISO3 = {"en": "eng", "it": "ita", "fr": "fra", "de": "deu", "es": "spa", "pt": "por",
+        "nl": "nld", "ro": "ron"}
+FORMATS = {"tatoeba": (4,), "anki": (2, 3)}  # allowed numbers of tab-separated fields
+
+_WORD = re.compile(r"\d+(?:[.,:]\d+)+|\w+(?:['-]\w+)*'?|\.\.\.|[^\w\s]")
+_EN_NT = re.compile(r"(?i)^(\w+)(n't)$")
+_EN_CLITIC = re.compile(r"(?i)^(\w+)('(?:s|m|re|ve|ll|d))$")
+# Italian words that end in an apostrophe but are not elided articles/prepositions
+_IT_WHOLE = {"po'", "be'", "mo'", "di'", "fa'", "va'", "sta'", "da'"}
+_NO_SPACE_BEFORE = set(".,!?;:%)]}»…") | {"..."}
+_NO_SPACE_AFTER = set("([{«¿¡")
+
+
+def normalise(text: str) -> str:
+    """NFC, typographic apostrophes as ', runs of white space as one space."""
+    text = unicodedata.normalize("NFC", str(text)).replace("\u2019", "'").replace("\u02bc", "'")
+    return " ".join(text.split())
+
+
+def tokenize(text: str, lang: str = "en") -> list[str]:
+    """Words and punctuation; Italian elisions and English contractions split off."""
+    out: list[str] = []
+    for word in _WORD.findall(normalise(text)):
+        if lang == "it" and "'" in word[:-1]:
+            parts = word.split("'")  # "dell'anno" -> "dell'" "anno"; a final "'" stays attached
+            out.extend(p + "'" for p in parts[:-2])
+            out.append(parts[-2] + "'")
+            if parts[-1]:
+                out.append(parts[-1])
+        elif lang == "en" and (m := _EN_NT.match(word) or _EN_CLITIC.match(word)):
+            out.extend(m.groups())
+        else:
+            out.append(word)
+    return out
+
+
+def _attaches_right(token: str, lang: str) -> bool:
+    return (token in _NO_SPACE_AFTER
+            or (lang == "it" and len(token) > 1 and token.endswith("'")
+                and token.lower() not in _IT_WHOLE))
+
+
+def detokenize(tokens: Sequence[str], lang: str = "en") -> str:
+    """Inverse of `tokenize`: punctuation and clitics rejoined, one space elsewhere."""
+    out, prev, open_quote, after_open = "", None, False, False
+    for token in tokens:
+        space = prev is not None and not _attaches_right(prev, lang) and not after_open
+        if token in _NO_SPACE_BEFORE or token.lower() == "n't" or (
+                lang == "en" and token.startswith("'") and len(token) > 1):
+            space = False
+        after_open = False
+        if token == '"':
+            if open_quote:
+                space = False  # a closing quote
+            else:
+                after_open = True
+            open_quote = not open_quote
+        out += (" " if space else "") + token
+        prev = token
+    return out
+
+
+# ---------------------------------------------------------------- readers
+
+
+def read_pairs(path: str | Path, fmt: str, source: str, target: str,
+               anki_languages: Sequence[str] = ("en", "it")) -> pd.DataFrame:
+    """Every line of a Tatoeba (`eng<TAB>ita<TAB>English<TAB>Italian`) or Anki
+    (`English<TAB>Italian[<TAB>attribution]`) file -> pair_id, source, target, line (1-based),
+    n_fields, utf8 (False: the line was not valid UTF-8, decoded with U+FFFD)."""
+    from tqdm import tqdm
+
+    if fmt not in FORMATS:
+        raise ValueError(f"translate.data.source must be one of builtin, {', '.join(FORMATS)}; "
+                         f"got {fmt!r}")
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"parallel corpus not found: {path}")
+    if fmt == "anki":
+        langs = [str(x) for x in anki_languages]
+        for lang in (source, target):
+            if lang not in langs:
+                raise ValueError(f"anki_languages {langs} has no column for {lang!r}")
+        col = {source: langs.index(source), target: langs.index(target)}
+    rows = []
+    raw = path.read_bytes().split(b"\n")
+    if raw and raw[-1] == b"":
+        raw = raw[:-1]
+    for lineno, data in enumerate(tqdm(raw, desc=f"read {path.name}", unit=" lines",
+                                       mininterval=1.0, disable=len(raw) < 20000), 1):
+        data = data.rstrip(b"\r")
+        try:
+            line, ok = data.decode("utf-8"), True
+        except UnicodeDecodeError:
+            line, ok = data.decode("utf-8", errors="replace"), False
+        fields = line.split("\t")
+        if fmt == "tatoeba":
+            codes = fields[:2]
+            src_i = _column(codes, source)
+            tgt_i = _column(codes, target)
+        else:
+            src_i, tgt_i = col[source], col[target]
+        rows.append({"source": fields[src_i] if src_i < len(fields) else "",
+                     "target": fields[tgt_i] if tgt_i < len(fields) else "",
+                     "line": lineno, "n_fields": len(fields), "utf8": ok})
+    frame = pd.DataFrame(rows, columns=["source", "target", "line", "n_fields", "utf8"])
+    frame.insert(0, "pair_id", range(len(frame)))
+    return frame
+
+
+def _column(codes: list[str], lang: str) -> int:
+    """Field index of `lang`'s sentence in a Tatoeba line (codes are the first two fields)."""
+    wanted = {lang, ISO3.get(lang, lang)}
+    for i, code in enumerate(codes):
+        if code.strip() in wanted:
+            return i + 2
+    return 2 if lang == "en" else 3  # unknown codes: validation reports the line
+
+
+# ---------------------------------------------------------------- split
+
+
+def _key(text: str) -> str:
+    return normalise(text).lower()
+
+
+def groups(frame: pd.DataFrame) -> np.ndarray:
+    """Connected components of pairs that share a source or a target sentence (case and
+    spacing ignored): every duplicate of a sentence, on either side, lands in one group."""
+    parent = list(range(len(frame)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for side in ("source", "target"):
+        first: dict[str, int] = {}
+        for i, text in enumerate(frame[side]):
+            k = _key(text)
+            if not k:
+                continue
+            if k in first:
+                a, b = find(i), find(first[k])
+                if a != b:
+                    parent[max(a, b)] = min(a, b)
+            else:
+                first[k] = i
+    return np.array([find(i) for i in range(len(frame))])
+
+
+def split_pairs(frame: pd.DataFrame, seed: int, dev: float = 0.1,
+                test: float = 0.1) -> dict[str, pd.DataFrame]:
+    """Deterministic train/dev/test split by group (see `groups`): each group goes to the split
+    chosen by a seeded hash of its smallest pair, so the split does not depend on line order
+    and adding an unrelated line never moves an old pair."""
+    group = groups(frame)
+    rep: dict[int, str] = {}
+    for g, src, tgt in zip(group.tolist(), frame["source"], frame["target"], strict=True):
+        text = _key(src) + "\t" + _key(tgt)  # the group's smallest pair names it
+        rep[g] = min(rep.get(g, text), text)
+    share = {}
+    for g, text in rep.items():
+        h = hashlib.sha256(f"{seed}\t{text}".encode()).digest()
+        share[g] = int.from_bytes(h[:8], "big") / 2 ** 64
+    u = np.array([share[g] for g in group])
+    which = np.where(u < test, "test", np.where(u < test + dev, "dev", "train"))
+    return {s: frame[which == s].reset_index(drop=True) for s in ("train", "dev", "test")}
