@@ -65,7 +65,8 @@ def run(task: str, cfg: Config) -> None:
         registered = None
         if cfg.mlflow.register:
             registered = tracking.register(info.model_uri, task, tc.primary_metric,
-                                           float(metrics[tc.primary_metric]))
+                                           float(metrics[tc.primary_metric]),
+                                           higher_is_better=_primary_mode(module, tc) == "max")
             mlflow.set_tag("registry", f"{registered['name']} v{registered['version']} "
                                        f"@{registered['alias']}")
     show = [tc.primary_metric, *[k for k in metrics if k.startswith("test/")]]
@@ -77,6 +78,16 @@ def run(task: str, cfg: Config) -> None:
         print(f"  registered {registered['name']} v{registered['version']} as "
               f"@{registered['alias']} ({tc.primary_metric}={registered['value']:.4f}, "
               f"previous champion {registered['previous_champion_value']})")
+
+
+def _primary_mode(module: Any, tc: Any) -> str:
+    """Whether the primary metric is better higher ("max") or lower ("min", e.g. dev/mase):
+    the task's PRIMARY_MODE, else MONITOR_MODE when the primary metric is the monitored one."""
+    if hasattr(module, "PRIMARY_MODE"):
+        return module.PRIMARY_MODE
+    if tc.primary_metric == getattr(module, "MONITOR", None):
+        return getattr(module, "MONITOR_MODE", "max")
+    return "max"
 
 
 def _requirements(module: Any) -> list[str]:
