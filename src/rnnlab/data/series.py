@@ -82,21 +82,16 @@ def infer_freq(dates: pd.Series) -> tuple[str, bool]:
 
 
 def period_start(dates: pd.Series, freq: str) -> pd.Series:
-    """The start of the grid period each date falls into (NaT stays NaT)."""
-    out = pd.Series(pd.NaT, index=dates.index, dtype="datetime64[ns]")
-    ok = dates.notna()
-    if ok.any():
-        periods = pd.DatetimeIndex(dates[ok]).to_period(_period_alias(freq))
-        out[ok] = periods.to_timestamp(how="start").astype("datetime64[ns]")
-    return out
-
-
-def _period_alias(freq: str) -> str:
-    """Offset alias (MS, YS, QS, W-SAT, D, h) -> the matching Period alias (M, Y, Q, W, D, h)."""
+    """The start (label) of the grid period each date falls into, as `pd.date_range(freq=...)`
+    labels it: the month start for MS, January 1st for YS, the Saturday on or before a date for
+    W-SAT, the day for D (NaT stays NaT)."""
     offset = pd.tseries.frequencies.to_offset(freq)
-    return offset.rule_code.replace("MS", "M").replace("YS", "Y").replace("QS", "Q") \
-        if isinstance(offset, pd.offsets.MonthBegin | pd.offsets.YearBegin
-                      | pd.offsets.QuarterBegin) else offset.freqstr
+    tick = isinstance(offset, pd.offsets.Tick)
+    label = {}
+    for d in pd.DatetimeIndex(dates.dropna()).unique():
+        label[d] = d.floor(freq) if tick else offset.rollback(d.normalize())
+    return pd.Series([label.get(d, pd.NaT) if pd.notna(d) else pd.NaT for d in dates],
+                     index=dates.index, dtype="datetime64[ns]")
 
 
 def parse(raw: pd.DataFrame, freq: str) -> pd.DataFrame:
