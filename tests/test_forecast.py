@@ -74,6 +74,18 @@ def test_builtin_sunspots_is_yearly_and_has_no_calendar():
     raw = ts.builtin("sunspots")
     assert len(raw) == 309 and raw["date"].iloc[0] == "1700-01-01"
     assert F.calendar_period("YS") == 1 and F.calendar_period("MS") == 12
+    rows = ts.parse(raw, "YS")
+    assert (rows["period"] == rows["date"]).all()  # each year is its own period, on the grid
+    assert len(ts.grid(rows["period"], "YS")) == 309
+
+
+def test_periods_are_labelled_like_date_range():
+    dates = pd.Series(pd.to_datetime(["1958-03-29", "1958-04-01", "2020-01-01 13:00"],
+                                     format="mixed"))
+    assert ts.period_start(dates, "MS").dt.strftime("%Y-%m-%d").tolist() == [
+        "1958-03-01", "1958-04-01", "2020-01-01"]
+    assert ts.period_start(dates, "W-SAT").iloc[2] == pd.Timestamp("2019-12-28")
+    assert ts.period_start(dates, "D").iloc[2] == pd.Timestamp("2020-01-01")
 
 
 def test_number_parsing_separates_missing_from_garbage():

@@ -554,10 +554,11 @@ def evaluate(cfg: TaskConfig, net: nn.Module, frames: dict[str, pd.DataFrame],
     full = series(frames)
     for split, before in (("dev", "train"), ("test", "dev")):
         enc = encoded[split]
-        actual = enc["actual"][0].numpy().astype(np.float64)
-        scale = float(enc["scale"][0])
-        rnn = net.eval().forecast(enc["x"], enc["cal"], enc["last"], len(actual))[0].numpy()
+        block = series(frames, split)
+        actual = block.loc[block["split"] == split, "value"].to_numpy(dtype=np.float64)
         history = series(frames, before)["value"].to_numpy()
+        scale = mase_scale(history, d["season_length"])
+        rnn = net.eval().forecast(enc["x"], enc["cal"], enc["last"], len(actual))[0].numpy()
         preds = {"rnn": rnn.astype(np.float64), **baselines(cfg, history, len(actual))}
         for name, pred in preds.items():
             prefix = split if name == "rnn" else f"{name}/{split}"
