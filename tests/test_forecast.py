@@ -255,7 +255,7 @@ def test_non_numeric_value_is_named(tmp_path):
     frame = toy_series()
     frame.loc[30, "value"] = "n.a.?"
     message = _fails(tmp_path, frame, "every value is a number")
-    assert '"row": 30' in message and "n.a.?" in message
+    assert '"row": 30' in message and '"as_written": "2002-07-01,n.a.?"' in message
 
 
 def test_out_of_order_dates_are_named(tmp_path):
