@@ -336,6 +336,27 @@ def test_task_functions_end_to_end_and_serving(tmp_path):
         F.predict(net, vocabs, history.tail(10))
 
 
+def test_study_mode_scores_dev_only_unless_asked(tmp_path):
+    import yaml
+
+    csv = write(tmp_path, toy_series(150))
+    params = {"seed": 1, "tasks": ["forecast"], "forecast": {
+        "primary_metric": "dev/mase",
+        "data": {"source": "csv", "path": csv, "horizon_test": 12, "horizon_dev": 12},
+        "vocab": {"input_len": 24, "horizon": 12}, "encoding": "onehot",
+        "model": {"hidden_size": 4}, "train": {"max_epochs": 1, "threads": 1,
+                                               "accelerator": "cpu"},
+        "baselines": {"sarima": {"enabled": False}}}}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    out = tmp_path / "study.json"
+    assert F.main(["study", "--params", str(tmp_path / "params.yaml"), "--seeds", "1", "2",
+                   "--set", "forecast.model.members=2", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert [r["seed"] for r in result["per_seed"]] == [1, 2]
+    assert "dev/mase" in result["mean"] and not any(k.startswith("test/") for k in result["mean"])
+    assert result["overrides"] == ["forecast.model.members=2"]
+
+
 def test_config_rejects_unknown_keys():
     with pytest.raises(config.ConfigError, match="unknown key"):
         task_config(vocab={"window": 3})

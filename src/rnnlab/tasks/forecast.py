@@ -647,3 +647,84 @@ def predict(net: nn.Module, vocabs: dict[str, Scaler], history: pd.DataFrame,
     dates = pd.date_range(regular["date"].iloc[-1], periods=steps + 1, freq=s.freq)[1:]
     return pd.DataFrame({"date": [x.strftime("%Y-%m-%d") for x in dates],
                          "forecast": levels.astype(np.float64)})
+
+
+# ---------------------------------------------------------------- settings study (dev only)
+
+
+def study(cfg: TaskConfig, seeds: list[int], with_test: bool = False) -> dict[str, Any]:
+    """Train the configured model once per seed, in-process, and score the dev block (and the
+    test block only when asked, to report a chosen setting's spread, never to choose)."""
+    import tempfile
+
+    import pytorch_lightning as pl
+
+    from rnnlab.lightning import fit, set_threads
+
+    set_threads(cfg.train.threads)
+    frames = prepare(cfg, seeds[0] if seeds else 0)
+    vocabs = build_vocabs(frames["train"], cfg.vocab)
+    encoded = encode_splits(frames, vocabs)
+    rows = []
+    for seed in seeds:
+        pl.seed_everything(seed, workers=True, verbose=False)
+        net = build_net(net_config(cfg, vocabs))
+        module = lightning_module(cfg, net, vocabs)
+        train, dev = loaders(cfg, encoded, seed)
+        with tempfile.TemporaryDirectory() as ckpt:
+            fit(module, train, dev, max_epochs=cfg.train.max_epochs, patience=cfg.train.patience,
+                monitor=MONITOR, mode=MONITOR_MODE, grad_clip=cfg.train.grad_clip,
+                accelerator=cfg.train.accelerator, ckpt_dir=ckpt, progress=False)
+        metrics, _ = evaluate(cfg, net, frames, encoded, vocabs, seed)
+        keep = [k for k in metrics if k.startswith("dev/") or (with_test and k.startswith("test/"))]
+        row = {"seed": seed, "epochs": len(module.history), **{k: metrics[k] for k in keep}}
+        rows.append(row)
+        print(f"seed {seed}: " + ", ".join(f"{k}={v:.4f}" for k, v in row.items()
+                                            if k.endswith(("mase", "smape"))), flush=True)
+    cols = [k for k in rows[0] if k.endswith(("mase", "smape"))] if rows else []
+    return {"seeds": seeds, "per_seed": rows,
+            "mean": {k: float(np.mean([r[k] for r in rows])) for k in cols},
+            "std": {k: float(np.std([r[k] for r in rows])) for k in cols}}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m rnnlab.tasks.forecast study --seeds 1 2 3 [--set forecast.model.hidden_size=32]`:
+    dev MASE / sMAPE of a setting over seeds (--test adds the test block, for reporting)."""
+    import argparse
+    import tempfile
+
+    import yaml
+
+    from rnnlab import config
+    from rnnlab.io import write_json
+    from rnnlab.tasks.review import _override
+
+    parser = argparse.ArgumentParser(prog="python -m rnnlab.tasks.forecast")
+    sub = parser.add_subparsers(dest="command", required=True)
+    st = sub.add_parser("study", help="dev scores of one setting over several seeds")
+    st.add_argument("--params", default="params.yaml")
+    st.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    st.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    st.add_argument("--test", action="store_true", help="also score the test block (reporting)")
+    st.add_argument("--out", default="metrics/forecast/study.json")
+    args = parser.parse_args(argv)
+    params = yaml.safe_load(Path(args.params).read_text())
+    for assignment in args.set:
+        _override(params, assignment)
+    params["tasks"] = ["forecast"]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "params.yaml"
+        path.write_text(yaml.safe_dump(params, sort_keys=False))
+        cfg = config.load(path).task("forecast")
+    result = study(cfg, args.seeds, args.test)
+    result["overrides"] = args.set
+    write_json(args.out, result)
+    print(f"{len(args.seeds)} seeds, {args.set or 'defaults'}: " + ", ".join(
+        f"{k} {result['mean'][k]:.4f} ± {result['std'][k]:.4f}" for k in result["mean"]))
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())
