@@ -244,36 +244,34 @@ def test_clean_csv_passes(tmp_path):
     assert summary["success"] and summary["stats"]["rows"]["test"]["periods"] == 12
 
 
-def test_duplicated_timestamp_is_named(tmp_path):
+def test_each_planted_row_fault_is_named(tmp_path):
+    """One GX run over a CSV with every row-level fault planted on its own rows."""
     frame = toy_series()
-    frame.loc[50, "date"] = frame.loc[49, "date"]
-    message = _fails(tmp_path, frame, "timestamps are unique")
-    assert '"row": 49' in message and '"row": 50' in message
+    frame.loc[50, "date"] = frame.loc[49, "date"]                 # duplicated timestamp
+    frame.loc[30, "value"] = "n.a.?"                              # not a number
+    frame.loc[[40, 41]] = frame.loc[[41, 40]].to_numpy()          # out of order
+    frame.loc[12, "value"], frame.loc[70, "value"] = "inf", "1234"  # not finite, out of bounds
+    frame.loc[7, "date"] = "sometime in 2000"                     # unparseable date
+    message = _fails(tmp_path, frame, "6 of 11 expectations failed")
+    blocks = {line.split("] ", 1)[1].split(" — ")[0]: line for line in message.splitlines()
+              if "FAILED" in line}
+    rows = message.split("FAILED")
 
+    def named(description: str) -> str:
+        return next(r for r in rows if description in r)
 
-def test_non_numeric_value_is_named(tmp_path):
-    frame = toy_series()
-    frame.loc[30, "value"] = "n.a.?"
-    message = _fails(tmp_path, frame, "every value is a number")
-    assert '"row": 30' in message and '"as_written": "2002-07-01,n.a.?"' in message
-
-
-def test_out_of_order_dates_are_named(tmp_path):
-    frame = toy_series()
-    frame.loc[[40, 41]] = frame.loc[[41, 40]].to_numpy()
-    message = _fails(tmp_path, frame, "timestamps increase")
-    assert '"row": 41' in message  # 2003-05 comes after 2003-06
+    assert '"row": 49' in named("timestamps are unique") and '"row": 50' in named(
+        "timestamps are unique")
+    assert '"as_written": "2002-07-01,n.a.?"' in named("every value is a number")
+    assert '"row": 41' in named("timestamps increase")  # 2003-05 comes after 2003-06
+    assert '"row": 12' in named("values are finite")
+    assert '"row": 70' in named("within the plausible bounds [250, 450]")
+    assert '"as_written": "sometime in 2000,' in named("every date parses")
+    assert len(blocks) == 6
 
 
 def test_series_shorter_than_one_window(tmp_path):
     _fails(tmp_path, toy_series(40), "enough points for the windows: train needs 41 periods")
-
-
-def test_inf_and_out_of_bounds_values(tmp_path):
-    frame = toy_series()
-    frame.loc[12, "value"], frame.loc[70, "value"] = "inf", "1234"
-    message = _fails(tmp_path, frame, "values are finite")
-    assert "within the plausible bounds [250, 450]" in message and '"row": 70' in message
 
 
 def test_too_many_missing_values(tmp_path):
@@ -293,13 +291,6 @@ def test_inferred_frequency_must_be_regular(tmp_path):
     frame = toy_series().drop(index=[10, 50])
     _fails(tmp_path, frame, "pandas infers a regular frequency",
            data={"freq": "infer"}, validation={"max_missing_fraction": 0.5})
-
-
-def test_unparseable_date_is_named(tmp_path):
-    frame = toy_series()
-    frame.loc[7, "date"] = "sometime in 2000"
-    message = _fails(tmp_path, frame, "every date parses")
-    assert '"row": 7' in message
 
 
 # ---------------------------------------------------------------- the task end to end
