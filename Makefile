@@ -26,7 +26,7 @@ test-fast: $(VENV)/.installed  ## unit tests only
 	pytest -m "not slow"
 
 lint: $(VENV)/.installed
-	ruff check src tests flows
+	ruff check src tests flows benchmarks
 
 ui: $(VENV)/.installed  ## the MLflow UI on this project's store, http://127.0.0.1:5000
 	mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --host 127.0.0.1 --port 5000

@@ -26,6 +26,14 @@ TINY_REVIEW = {
     "train": {"max_epochs": 1, "batch_size": 32, "patience": 1, "log_every_n_steps": 1},
     "baselines": {"tfidf_lr": {"C": 1.0}},
 }
+TINY_MUSIC = {  # 8 corpus files per genre (~3 s of parsing), a tiny GRU, a few samples
+    "data": {"limit": 8, "workers": 1},
+    "validation": {"min_train_per_genre": 2},
+    "model": {"hidden_size": 16, "embedding_dim": 8, "genre_dim": 4, "clock_dim": 4,
+              "max_len": 120, "samples_per_genre": 3, "midi_per_genre": 1},
+    "train": {"max_epochs": 1, "batch_size": 16, "patience": 1, "log_every_n_steps": 1},
+    "baselines": {"bigram": {"k": 0.05}, "classifier": {"C": 1.0}},
+}
 TINY_FORECAST = {  # the test writes data/raw/forecast/series.csv (150 months) itself
     "data": {"source": "csv", "horizon_test": 6, "horizon_dev": 6},
     "validation": {"min_value": 250, "max_value": 450, "min_train_windows": 5},
@@ -78,7 +86,8 @@ def make_repo(root: Path, tasks: tuple[str, ...] = ("entity",)) -> Path:
             shutil.copy2(REPO / f, root / f)
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["tasks"] = list(tasks)
-    tiny = {"entity": TINY, "review": TINY_REVIEW, "forecast": TINY_FORECAST}
+    tiny = {"entity": TINY, "review": TINY_REVIEW, "music": TINY_MUSIC,
+            "forecast": TINY_FORECAST}
     for task in tasks:
         _merge(params[task], tiny[task])
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))

@@ -383,6 +383,9 @@ def test_dvc_repro_registers_and_bad_input_stops_at_validate(tmp_path):
 
     pred = json.loads(sh(repo, sys.executable, "-c", code).stdout.strip().splitlines()[-1])
     assert len(pred) == 6 and pred[0]["date"] == "2012-07-01"
+    longer = code.replace("m.predict(h)", "m.predict(h, params={'steps': 9})")
+    assert len(json.loads(sh(repo, sys.executable, "-c", longer).stdout.strip()
+                          .splitlines()[-1])) == 9  # pyfunc params reach predict
 
     bad = toy_series(150)
     bad.loc[20, "date"] = bad.loc[19, "date"]

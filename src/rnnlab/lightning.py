@@ -334,6 +334,45 @@ def set_threads(n: int) -> None:
     threadpool_limits(limits=n)
 
 
+# ---------------------------------------------------------------- one-to-many
+
+
+def token_nll(logits: torch.Tensor, targets: torch.Tensor,
+              mask: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """Σ_t -log ŷ<t>[y<t>] over the real steps (summed) and how many steps that is."""
+    nll = nn.functional.cross_entropy(logits.flatten(0, 1), targets.flatten(),
+                                      reduction="none").view_as(targets)
+    return (nll * mask).sum(), int(mask.sum())
+
+
+class SequenceModelModule(pl.LightningModule):
+    """One-to-many sequence model (a melody from a genre id), trained with teacher forcing:
+    the input at step t is the true y<t-1>, the loss is -log ŷ<t>[y<t>] at every real step.
+
+    The training loss is the mean over tokens (the lecture's Σ_t L<t> divided by the number of
+    steps in the batch: tunes differ ten-fold in length, and a per-token loss keeps gradient
+    clipping and the learning rate independent of it). Logs train/loss, dev/loss and the dev
+    per-token NLL and perplexity (dev/nll, dev/perplexity: what early stopping watches).
+    """
+
+    def __init__(self, net: nn.Module, lr: float = 3e-3, weight_decay: float = 0.0) -> None:
+        super().__init__()
+        self.net, self.lr, self.weight_decay = net, lr, weight_decay
+        self._dev: list[tuple[float, int]] = []
+        self._losses: dict[str, list[float]] = {"train/loss": [], "dev/loss": []}
+        self.history: list[dict[str, float]] = []
+
+    def forward(self, genres: torch.Tensor, ids: torch.Tensor,
+                lengths: torch.Tensor) -> torch.Tensor:
+        return self.net(genres, ids, lengths)
+
+    def training_step(self, batch: dict[str, torch.Tensor], _: int) -> torch.Tensor:
+        logits = self(batch["genres"], batch["ids"], batch["lengths"])
+        total, n = token_nll(logits, batch["targets"], batch["mask"])
+        loss = total / max(n, 1)
+        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True,
+                 batch_size=len(batch["lengths"]))
+
 # ---------------------------------------------------------------- forecasting
 
 
@@ -403,6 +442,12 @@ class ForecastModule(pl.LightningModule):
         return loss
 
     def validation_step(self, batch: dict[str, torch.Tensor], _: int) -> None:
+        logits = self(batch["genres"], batch["ids"], batch["lengths"])
+        total, n = token_nll(logits, batch["targets"], batch["mask"])
+        self.log("dev/loss", total / max(n, 1), on_epoch=True, prog_bar=True,
+                 batch_size=len(batch["lengths"]))
+        self._losses["dev/loss"].append(total.item() / max(n, 1))
+        self._dev.append((total.item(), n))
         steps = batch["actual"].shape[1]
         levels = self.net.forecast(batch["x"], batch["cal"], batch["last"], steps)
         # dev/loss: MSE of the levels in units of the training std (comparable across epochs)
@@ -415,9 +460,29 @@ class ForecastModule(pl.LightningModule):
     def on_validation_epoch_end(self) -> None:
         metrics = {}
         if self._dev:
+            total = sum(t for t, _ in self._dev)
+            n = sum(k for _, k in self._dev)
+            nll = total / max(n, 1)
+            metrics = {"dev/nll": nll, "dev/perplexity": float(torch.tensor(nll).exp())}
             m, s = (torch.cat(x) for x in zip(*self._dev, strict=True))
             metrics = {"dev/mase": float(m.mean()), "dev/smape": float(s.mean())}
         close_epoch(self, metrics)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.Adam(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+
+
+@torch.no_grad()
+def sequence_nll(net: nn.Module, encoded: dict[str, torch.Tensor], batch_size: int = 64,
+                 device: str | torch.device = "cpu") -> torch.Tensor:
+    """-log ŷ<t>[y<t>] at every step of every sequence, [N, T] (0 past each length), teacher
+    forced, in row order."""
+    net.eval().to(device)
+    rows = []
+    for batch in loader(encoded, batch_size):
+        logits = net(batch["genres"].to(device), batch["ids"].to(device), batch["lengths"])
+        nll = nn.functional.cross_entropy(logits.flatten(0, 1), batch["targets"].to(device)
+                                          .flatten(), reduction="none").view(logits.shape[:2])
+        rows.append(nn.functional.pad(nll * batch["mask"].to(device),
+                                      (0, encoded["ids"].shape[1] - nll.shape[1])).cpu())
+    return torch.cat(rows) if rows else torch.empty(0, 0)

@@ -61,12 +61,14 @@ def run(task: str, cfg: Config) -> None:
         mlflow.log_artifacts(str(paths.evaluation), "evaluation")
         info = mlflow.pyfunc.log_model(
             name="model", python_model=str(PYFUNC), code_paths=[str(PACKAGE)],
-            artifacts={"model_dir": str(paths.model)}, pip_requirements=_requirements(module))
+            artifacts={"model_dir": str(paths.model)}, pip_requirements=_requirements(module),
+            signature=_signature(module, tc))
         registered = None
         if cfg.mlflow.register:
-            registered = tracking.register(info.model_uri, task, tc.primary_metric,
-                                           float(metrics[tc.primary_metric]),
-                                           higher_is_better=_primary_mode(module, tc) == "max")
+            # PRIMARY_MODE "min" (e.g. dev/nll): the champion is the lowest; default highest
+            registered = tracking.register(
+                info.model_uri, task, tc.primary_metric, float(metrics[tc.primary_metric]),
+                higher_is_better=getattr(module, "PRIMARY_MODE", "max") != "min")
             mlflow.set_tag("registry", f"{registered['name']} v{registered['version']} "
                                        f"@{registered['alias']}")
     show = [tc.primary_metric, *[k for k in metrics if k.startswith("test/")]]
@@ -80,16 +82,6 @@ def run(task: str, cfg: Config) -> None:
               f"previous champion {registered['previous_champion_value']})")
 
 
-def _primary_mode(module: Any, tc: Any) -> str:
-    """Whether the primary metric is better higher ("max") or lower ("min", e.g. dev/mase):
-    the task's PRIMARY_MODE, else MONITOR_MODE when the primary metric is the monitored one."""
-    if hasattr(module, "PRIMARY_MODE"):
-        return module.PRIMARY_MODE
-    if tc.primary_metric == getattr(module, "MONITOR", None):
-        return getattr(module, "MONITOR_MODE", "max")
-    return "max"
-
-
 def _requirements(module: Any) -> list[str]:
     """Pinned pip requirements of the logged model: the core, plus the task's REQUIREMENTS."""
     from importlib.metadata import version
@@ -98,3 +90,17 @@ def _requirements(module: Any) -> list[str]:
             "scikit-learn", "pyyaml")
     return [f"{p}=={version(p)}" for p in dict.fromkeys(
         (*core, *getattr(module, "REQUIREMENTS", ())))]
+
+
+def _signature(module: Any, tc: Any) -> Any:
+    """A params-only signature when the task takes pyfunc `params` (MLflow drops params a
+    model's signature does not declare): `predict_params(cfg) -> {name: default}`."""
+    if not hasattr(module, "predict_params"):
+        return None
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import ParamSchema, ParamSpec
+
+    kinds = {bool: "boolean", int: "long", float: "double", str: "string"}
+    specs = [ParamSpec(name, kinds[type(default)], default)
+             for name, default in module.predict_params(tc).items()]
+    return ModelSignature(inputs=None, outputs=None, params=ParamSchema(specs))

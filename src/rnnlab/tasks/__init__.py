@@ -12,6 +12,8 @@
     net_config(cfg, vocabs) -> dict / build_net(dict)  the architecture, rebuilt from JSON
     lightning_module(cfg, net, vocabs)                 loss + dev metric for training
     MONITOR, MONITOR_MODE ("max" or "min")             the dev metric for early stopping
+    PRIMARY_MODE ("max" or "min")                      is a higher or lower `primary_metric`
+                                                       better (the champion rule); default max
     loaders(cfg, encoded, seed) -> (train, dev)        optional DataLoaders; default: the
                                                        length-bucketed rnnlab.lightning.loader
     evaluate(cfg, net, frames, encoded, vocabs, seed) -> (metrics, extra)   RNN and baselines;
@@ -20,6 +22,9 @@
         `plots:` says how DVC draws each table)
     predict(net, vocabs, inputs, params=None)          raw input -> task output (serving)
     model_input(raw) -> inputs                         optional; default: a list of strings
+    predict_params(cfg) -> {name: default}             optional pyfunc `params` (count, seed...):
+                                                       the logged signature declares them, or
+                                                       MLflow drops them
     REQUIREMENTS = ("pkg", ...)                        optional extra pip packages for serving
     VOCAB_CONFIG, MODEL_CONFIG, TRAIN_CONFIG           optional frozen dataclasses typing the
                                                        task's vocab / model / train sections

@@ -53,6 +53,7 @@ BASELINES = ("seasonal_naive", "drift", "ets", "sarima")
 SERVING_KEYS = ("steps",)
 MONITOR = "dev/mase"
 MONITOR_MODE = "min"
+PRIMARY_MODE = "min"  # the champion is the lowest dev MASE
 REQUIREMENTS = ("statsmodels",)
 
 
@@ -608,6 +609,11 @@ def _figure(full: pd.DataFrame, tables: dict[str, pd.DataFrame], d: dict[str, An
 
 
 # ---------------------------------------------------------------- serving
+
+
+def predict_params(cfg: TaskConfig) -> dict[str, int]:
+    """pyfunc params: how many periods to forecast (default: the test block's length)."""
+    return {"steps": _data(cfg)["horizon_test"]}
 
 
 def model_input(raw: Any) -> pd.DataFrame:
