@@ -372,6 +372,45 @@ class SequenceModelModule(pl.LightningModule):
         loss = total / max(n, 1)
         self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True,
                  batch_size=len(batch["lengths"]))
+        self._losses["train/loss"].append(loss.item())
+        return loss
+
+    def validation_step(self, batch: dict[str, torch.Tensor], _: int) -> None:
+        logits = self(batch["genres"], batch["ids"], batch["lengths"])
+        total, n = token_nll(logits, batch["targets"], batch["mask"])
+        self.log("dev/loss", total / max(n, 1), on_epoch=True, prog_bar=True,
+                 batch_size=len(batch["lengths"]))
+        self._losses["dev/loss"].append(total.item() / max(n, 1))
+        self._dev.append((total.item(), n))
+
+    def on_validation_epoch_end(self) -> None:
+        metrics = {}
+        if self._dev:
+            total = sum(t for t, _ in self._dev)
+            n = sum(k for _, k in self._dev)
+            nll = total / max(n, 1)
+            metrics = {"dev/nll": nll, "dev/perplexity": float(torch.tensor(nll).exp())}
+        close_epoch(self, metrics)
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.Adam(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+
+
+@torch.no_grad()
+def sequence_nll(net: nn.Module, encoded: dict[str, torch.Tensor], batch_size: int = 64,
+                 device: str | torch.device = "cpu") -> torch.Tensor:
+    """-log ŷ<t>[y<t>] at every step of every sequence, [N, T] (0 past each length), teacher
+    forced, in row order."""
+    net.eval().to(device)
+    rows = []
+    for batch in loader(encoded, batch_size):
+        logits = net(batch["genres"].to(device), batch["ids"].to(device), batch["lengths"])
+        nll = nn.functional.cross_entropy(logits.flatten(0, 1), batch["targets"].to(device)
+                                          .flatten(), reduction="none").view(logits.shape[:2])
+        rows.append(nn.functional.pad(nll * batch["mask"].to(device),
+                                      (0, encoded["ids"].shape[1] - nll.shape[1])).cpu())
+    return torch.cat(rows) if rows else torch.empty(0, 0)
+
 
 # ---------------------------------------------------------------- forecasting
 
@@ -442,12 +481,6 @@ class ForecastModule(pl.LightningModule):
         return loss
 
     def validation_step(self, batch: dict[str, torch.Tensor], _: int) -> None:
-        logits = self(batch["genres"], batch["ids"], batch["lengths"])
-        total, n = token_nll(logits, batch["targets"], batch["mask"])
-        self.log("dev/loss", total / max(n, 1), on_epoch=True, prog_bar=True,
-                 batch_size=len(batch["lengths"]))
-        self._losses["dev/loss"].append(total.item() / max(n, 1))
-        self._dev.append((total.item(), n))
         steps = batch["actual"].shape[1]
         levels = self.net.forecast(batch["x"], batch["cal"], batch["last"], steps)
         # dev/loss: MSE of the levels in units of the training std (comparable across epochs)
@@ -460,29 +493,9 @@ class ForecastModule(pl.LightningModule):
     def on_validation_epoch_end(self) -> None:
         metrics = {}
         if self._dev:
-            total = sum(t for t, _ in self._dev)
-            n = sum(k for _, k in self._dev)
-            nll = total / max(n, 1)
-            metrics = {"dev/nll": nll, "dev/perplexity": float(torch.tensor(nll).exp())}
             m, s = (torch.cat(x) for x in zip(*self._dev, strict=True))
             metrics = {"dev/mase": float(m.mean()), "dev/smape": float(s.mean())}
         close_epoch(self, metrics)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.Adam(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-
-
-@torch.no_grad()
-def sequence_nll(net: nn.Module, encoded: dict[str, torch.Tensor], batch_size: int = 64,
-                 device: str | torch.device = "cpu") -> torch.Tensor:
-    """-log ŷ<t>[y<t>] at every step of every sequence, [N, T] (0 past each length), teacher
-    forced, in row order."""
-    net.eval().to(device)
-    rows = []
-    for batch in loader(encoded, batch_size):
-        logits = net(batch["genres"].to(device), batch["ids"].to(device), batch["lengths"])
-        nll = nn.functional.cross_entropy(logits.flatten(0, 1), batch["targets"].to(device)
-                                          .flatten(), reduction="none").view(logits.shape[:2])
-        rows.append(nn.functional.pad(nll * batch["mask"].to(device),
-                                      (0, encoded["ids"].shape[1] - nll.shape[1])).cpu())
-    return torch.cat(rows) if rows else torch.empty(0, 0)

@@ -254,6 +254,7 @@ class OneToMany(nn.Module):
             ids = y
         return out
 
+
 # ---------------------------------------------------------------- forecasting
 
 
