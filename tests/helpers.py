@@ -40,6 +40,14 @@ TINY_TRANSLATE = {
     "train": {"max_epochs": 1, "batch_size": 32, "patience": 1, "log_every_n_steps": 1},
     "baselines": {"word_by_word": {"iterations": 2}},
 }
+TINY_FORECAST = {  # the test writes data/raw/forecast/series.csv (150 months) itself
+    "data": {"source": "csv", "horizon_test": 6, "horizon_dev": 6},
+    "validation": {"min_value": 250, "max_value": 450, "min_train_windows": 5},
+    "vocab": {"input_len": 12, "horizon": 6},
+    "model": {"hidden_size": 8},
+    "train": {"max_epochs": 2, "patience": 1, "log_every_n_steps": 1},
+    "baselines": {"sarima": {"enabled": False}},
+}
 STAGES = ("prepare", "validate", "vocab", "encode", "train", "evaluate")
 
 
@@ -85,7 +93,7 @@ def make_repo(root: Path, tasks: tuple[str, ...] = ("entity",)) -> Path:
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["tasks"] = list(tasks)
     tiny = {"entity": TINY, "review": TINY_REVIEW, "music": TINY_MUSIC,
-            "translate": TINY_TRANSLATE}
+            "translate": TINY_TRANSLATE, "forecast": TINY_FORECAST}
     for task in tasks:
         _merge(params[task], tiny[task])
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))

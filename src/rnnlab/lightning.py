@@ -12,6 +12,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from rnnlab.nn.architectures import level_matrix
+
 
 class Sequences(Dataset):
     """Rows of an encoded split: every tensor but the mask (rebuilt per batch), indexed by row:
@@ -511,3 +513,92 @@ def translate_ids(net: nn.Module, encoded: dict[str, torch.Tensor], beam_size: i
         ids = encoded["ids"][start:start + batch_size, :max(1, int(lengths.max()))]
         out.extend(net.translate(ids.to(device), lengths, beam_size, max_len, length_penalty))
     return out
+
+
+# ---------------------------------------------------------------- forecasting
+
+
+class Windows(Dataset):
+    """Rows of an encoded forecasting split: every tensor indexed by window."""
+
+    def __init__(self, encoded: dict[str, torch.Tensor]) -> None:
+        self.tensors = encoded
+
+    def __len__(self) -> int:
+        return len(next(iter(self.tensors.values())))
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        return {k: v[i] for k, v in self.tensors.items()}
+
+
+def window_loader(encoded: dict[str, torch.Tensor], batch_size: int, shuffle: bool = False,
+                  seed: int = 0) -> DataLoader:
+    """Seeded batches of fixed-length windows (no padding, so no length bucketing)."""
+    gen = torch.Generator().manual_seed(seed)
+    return DataLoader(Windows(encoded), batch_size=batch_size, shuffle=shuffle, generator=gen)
+
+
+def mase(forecast: torch.Tensor, actual: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """Mean absolute scaled error per series: MAE / the in-sample seasonal-naive MAE."""
+    return (forecast - actual).abs().mean(-1) / scale
+
+
+def smape(forecast: torch.Tensor, actual: torch.Tensor) -> torch.Tensor:
+    """Symmetric MAPE in percent per series: mean 200 |f - y| / (|f| + |y|)."""
+    denom = (forecast.abs() + actual.abs()).clamp(min=1e-12)
+    return (200 * (forecast - actual).abs() / denom).mean(-1)
+
+
+class ForecastModule(pl.LightningModule):
+    """Direct multi-output forecasting: every member of the net's ensemble predicts H scaled
+    (differenced) values per window, with its own loss (the members train independently).
+
+    loss `level`: the MSE of the level errors those values imply (errors of a differenced
+    forecast add up over the horizon, so the loss sees what the metric sees); `step`: the plain
+    MSE of the H predicted values. The dev metric is the MASE (and sMAPE) of the forecast of the
+    dev block from the history before it, in levels, exactly as the test block is forecast.
+    """
+
+    def __init__(self, net: nn.Module, lr: float = 3e-3, weight_decay: float = 0.0,
+                 loss: str = "level") -> None:
+        super().__init__()
+        if loss not in ("level", "step"):
+            raise ValueError(f"loss must be 'level' or 'step', got {loss!r}")
+        self.net, self.lr, self.weight_decay, self.loss_kind = net, lr, weight_decay, loss
+        A = level_matrix(net.horizon, net.difference if loss == "level" else 0)
+        self.register_buffer("A", A, persistent=False)
+        self._dev: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self._losses: dict[str, list[float]] = {"train/loss": [], "dev/loss": []}
+        self.history: list[dict[str, float]] = []
+
+    def _loss(self, z: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        # z [B, members, H], target [B, H]: each member's MSE, summed over members
+        err = (z - target[:, None, :]) @ self.A.T
+        return (err ** 2).mean(dim=(0, 2)).sum()
+
+    def training_step(self, batch: dict[str, torch.Tensor], _: int) -> torch.Tensor:
+        loss = self._loss(self.net(batch["x"], batch["cal"]), batch["target"])
+        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True,
+                 batch_size=len(batch["x"]))
+        self._losses["train/loss"].append(loss.item())
+        return loss
+
+    def validation_step(self, batch: dict[str, torch.Tensor], _: int) -> None:
+        steps = batch["actual"].shape[1]
+        levels = self.net.forecast(batch["x"], batch["cal"], batch["last"], steps)
+        # dev/loss: MSE of the levels in units of the training std (comparable across epochs)
+        loss = (((levels - batch["actual"]) / self.net.std) ** 2).mean()
+        self.log("dev/loss", loss, on_epoch=True, batch_size=len(batch["x"]))
+        self._losses["dev/loss"].append(loss.item())
+        self._dev.append((mase(levels, batch["actual"], batch["scale"]).cpu(),
+                          smape(levels, batch["actual"]).cpu()))
+
+    def on_validation_epoch_end(self) -> None:
+        metrics = {}
+        if self._dev:
+            m, s = (torch.cat(x) for x in zip(*self._dev, strict=True))
+            metrics = {"dev/mase": float(m.mean()), "dev/smape": float(s.mean())}
+        close_epoch(self, metrics)
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.Adam(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
