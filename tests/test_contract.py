@@ -63,3 +63,13 @@ def test_vocabs_load_through_the_task_loader(tmp_path, fake_task):
     _Window(36).save(tmp_path / "window.json")
     assert tasks.load_vocabs(fake_task, tmp_path) == {"window": _Window(36)}
     assert tasks.load_vocabs(fake_task, tmp_path, ["window"])["window"].input_len == 36
+
+
+def test_overrides_set_nested_values_and_are_checked(tmp_path, fake_task):
+    path = _params(tmp_path, {"model": {"beam_size": 2}})
+    cfg = config.load_with_overrides(path, ["fake.model.beam_size=8", "seed=7"])
+    assert cfg.seed == 7 and cfg.task("fake").model.beam_size == 8
+    with pytest.raises(ConfigError, match="unknown key"):
+        config.load_with_overrides(path, ["fake.model.beams=8"])
+    with pytest.raises(ConfigError, match="KEY=VALUE"):
+        config.load_with_overrides(path, ["fake.model.beam_size"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -170,3 +171,25 @@ def load(path: str | Path = "params.yaml") -> Config:
         task_configs=task_configs,
         raw=raw,
     )
+
+
+def load_with_overrides(path: str | Path, assignments: list[str],
+                        tasks: list[str] | None = None) -> Config:
+    """params.yaml with `a.b.c=value` overrides (values parsed as YAML), as `dvc exp run -S`
+    would set them, for the measurement CLIs that run outside DVC; `tasks` narrows the list."""
+    raw = yaml.safe_load(Path(path).read_text()) or {}
+    for assignment in assignments:
+        key, sep, value = assignment.partition("=")
+        if not sep:
+            raise ConfigError(f"--set expects KEY=VALUE, got {assignment!r}")
+        *parents, leaf = key.split(".")
+        node = raw
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = yaml.safe_load(value)
+    if tasks is not None:
+        raw["tasks"] = list(tasks)
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / "params.yaml"
+        copy.write_text(yaml.safe_dump(raw, sort_keys=False))
+        return load(copy)

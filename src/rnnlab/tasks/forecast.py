@@ -697,13 +697,9 @@ def main(argv: list[str] | None = None) -> int:
     """`python -m rnnlab.tasks.forecast study --seeds 1 2 3 [--set forecast.model.hidden_size=32]`:
     dev MASE / sMAPE of a setting over seeds (--test adds the test block, for reporting)."""
     import argparse
-    import tempfile
-
-    import yaml
 
     from rnnlab import config
     from rnnlab.io import write_json
-    from rnnlab.tasks.review import _override
 
     parser = argparse.ArgumentParser(prog="python -m rnnlab.tasks.forecast")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -714,14 +710,7 @@ def main(argv: list[str] | None = None) -> int:
     st.add_argument("--test", action="store_true", help="also score the test block (reporting)")
     st.add_argument("--out", default="metrics/forecast/study.json")
     args = parser.parse_args(argv)
-    params = yaml.safe_load(Path(args.params).read_text())
-    for assignment in args.set:
-        _override(params, assignment)
-    params["tasks"] = ["forecast"]
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "params.yaml"
-        path.write_text(yaml.safe_dump(params, sort_keys=False))
-        cfg = config.load(path).task("forecast")
+    cfg = config.load_with_overrides(args.params, args.set, tasks=["forecast"]).task("forecast")
     result = study(cfg, args.seeds, args.test)
     result["overrides"] = args.set
     write_json(args.out, result)

@@ -18,7 +18,6 @@ import argparse
 import re
 import sys
 import tempfile
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -457,24 +456,8 @@ def cross_validate(cfg: TaskConfig, seed: int, folds: int = 5) -> dict[str, Any]
     }
 
 
-def _override(params: dict[str, Any], assignment: str) -> None:
-    """Apply one `a.b.c=value` (value parsed as YAML) to nested params."""
-    import yaml
-
-    key, sep, value = assignment.partition("=")
-    if not sep:
-        raise ValueError(f"--set expects KEY=VALUE, got {assignment!r}")
-    *parents, leaf = key.split(".")
-    node = params
-    for part in parents:
-        node = node.setdefault(part, {})
-    node[leaf] = yaml.safe_load(value)
-
-
 def main(argv: list[str] | None = None) -> int:
     """`python -m rnnlab.tasks.review cv [--folds K] [--set review.data.source=peerread ...]`"""
-    import yaml
-
     from rnnlab import config
     from rnnlab.io import write_json
 
@@ -488,13 +471,7 @@ def main(argv: list[str] | None = None) -> int:
     cv.add_argument("--out", default="metrics/review/cv.json")
     args = parser.parse_args(argv)
 
-    params = yaml.safe_load(Path(args.params).read_text())
-    for assignment in args.set:
-        _override(params, assignment)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "params.yaml"
-        path.write_text(yaml.safe_dump(params, sort_keys=False))
-        cfg = config.load(path)
+    cfg = config.load_with_overrides(args.params, args.set)
     tc = cfg.task("review")
     folds = args.folds or int(tc.data.get("cv_folds", 5))
     result = cross_validate(tc, cfg.seed, folds)
