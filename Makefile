@@ -19,8 +19,10 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 run: $(VENV)/.installed  ## build the venv, then the whole pipeline on the built-in data
 	dvc repro
 
+TEST_WORKERS ?= 2  # pytest-xdist processes; each test file stays in one, in order
+
 test: $(VENV)/.installed lint  ## lint + every test, the pipeline ones included
-	pytest
+	pytest -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: $(VENV)/.installed  ## unit tests only
 	pytest -m "not slow"
