@@ -19,7 +19,8 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 run: $(VENV)/.installed  ## build the venv, then the whole pipeline on the built-in data
 	dvc repro
 
-TEST_WORKERS ?= 2  # pytest-xdist processes; each test file stays in one, in order
+# pytest-xdist processes; each test file runs in one of them, in order
+TEST_WORKERS ?= 2
 
 test: $(VENV)/.installed lint  ## lint + every test, the pipeline ones included
 	pytest -n $(TEST_WORKERS) --dist loadfile
