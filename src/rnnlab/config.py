@@ -1,27 +1,37 @@
-"""params.yaml -> typed settings. The one place that knows the file's shape."""
+"""params.yaml -> typed settings. The one place that knows the file's shape; imports no torch.
+
+Every section is a frozen dataclass. `build` turns a YAML mapping into one, recursively, and
+fails with the key's full name on an unknown key, a missing one, or a value of the wrong type
+or outside its `Literal`. The generic sections live here; each task types its own section in
+`rnnlab/tasks/<task>/params.py` (a `TaskConfig` subclass named `CONFIG`), which imports nothing
+but this module.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import tempfile
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 
-CELLS = ("simple", "rnn", "lstm", "gru")
-ENCODINGS = ("onehot", "embedding")
-POOLINGS = ("last", "mean", "max")
-IMBALANCE = ("none", "weights", "sampler")
-
 
 class ConfigError(ValueError):
     """params.yaml is missing a key, has an unknown one, or a value out of range."""
 
 
+# ---------------------------------------------------------------- shared sections
+
+
 @dataclass(frozen=True)
 class VocabConfig:
+    """A word vocabulary, fitted on the training split only."""
+
     max_size: int = 10000
     min_freq: int = 1
     lowercase: bool = False
@@ -31,6 +41,8 @@ class VocabConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
+    """The recurrent layer every task's network has (tasks add their own fields)."""
+
     cell: Literal["simple", "rnn", "lstm", "gru"] = "gru"
     hidden_size: int = 64
     embedding_dim: int = 64
@@ -38,37 +50,32 @@ class ModelConfig:
     bidirectional: bool = True
     nonlinearity: Literal["tanh", "relu"] = "tanh"
     dropout: float = 0.1
-    # entity task: also feed "this word is part of a name listed in training" as an input
-    dictionary_feature: bool = False
-    # many-to-one only: summarise a<1..T> by the final state, or masked mean / max over time
-    pooling: Literal["last", "mean", "max"] = "last"
 
 
 @dataclass(frozen=True)
 class TrainConfig:
+    """What the one training loop reads (tasks add what their loss or batches read)."""
+
     max_epochs: int = 15
     batch_size: int = 32
     lr: float = 3e-3
     weight_decay: float = 0.0
     grad_clip: float = 5.0
     patience: int = 3
-    # probability of replacing a training word by its unknown-word class, so <unk> is learnt
-    word_dropout: float = 0.1
-    # weight of the rare 1-labels in the loss (BCE pos_weight); 1.0 is the lecture's plain loss
-    positive_weight: float = 1.0
-    # batches of similar-length sentences (much less padding on real corpora)
-    bucket: bool = True
-    # many-to-one class imbalance: none | weights (loss weights n/(c*count)) | sampler
-    # (training batches drawn with replacement, every class equally often)
-    imbalance: Literal["none", "weights", "sampler"] = "none"
-    # CPU threads (torch and BLAS) in train/evaluate; 0 keeps the defaults (one per core). Small
-    # RNN batches gain little from more, and on a busy machine extra threads spin and stall.
-    threads: int = 0
+    log_every_n_steps: int = 10
+
+
+@dataclass(frozen=True)
+class TrainerConfig:
+    """Lightning's Trainer, the same for every task and every fit (pipeline, CV, baselines)."""
+
     accelerator: str = "auto"
     devices: str | int = "auto"
     strategy: str = "auto"
     precision: str = "32-true"
-    log_every_n_steps: int = 10
+    # CPU threads for torch and BLAS. Fixed, because the weights depend on it (float sums are
+    # split across threads); 1 is also the fastest for small RNN batches on a shared machine.
+    threads: int = 1
 
 
 @dataclass(frozen=True)
@@ -79,80 +86,118 @@ class MlflowConfig:
 
 
 @dataclass(frozen=True)
+class ScheduleConfig:
+    cron: str = "0 2 * * *"
+    timezone: str = "UTC"
+
+
+@dataclass(frozen=True)
 class TaskConfig:
+    """The generic part of a task's section; a task's CONFIG adds its typed `data`,
+    `validation`, `vocab`, `model`, `train`, `baselines` and `decode` sections."""
+
     name: str
     primary_metric: str
-    data: dict[str, Any]
-    validation: dict[str, Any] = field(default_factory=dict)
-    vocab: Any = field(default_factory=VocabConfig)  # VocabConfig or the task's VOCAB_CONFIG
     encoding: Literal["onehot", "embedding"] = "embedding"
-    model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    baselines: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class Config:
     seed: int
-    tasks: list[str]
+    tasks: tuple[str, ...]
     mlflow: MlflowConfig
+    trainer: TrainerConfig
+    schedule: ScheduleConfig
     task_configs: dict[str, TaskConfig]
-    raw: dict[str, Any]
 
-    def task(self, name: str) -> TaskConfig:
+    def task(self, name: str) -> Any:
         if name not in self.task_configs:
             known = ", ".join(sorted(self.task_configs)) or "none"
             raise ConfigError(f"params.yaml has no section for task {name!r} (sections: {known})")
         return self.task_configs[name]
 
 
-def _build(cls: type, values: dict[str, Any] | None, where: str) -> Any:
-    values = dict(values or {})
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - names)
+# ---------------------------------------------------------------- the typed reader
+
+
+def build(cls: type, values: Any, where: str) -> Any:
+    """`values` (a YAML mapping) -> a `cls` dataclass, every field checked against its type."""
+    if values is None:
+        values = {}
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where} must be a mapping, got {type(values).__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    unknown = sorted(str(k) for k in set(values) - set(fields))
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {unknown}; expected some of {sorted(names)}")
-    return cls(**values)
+        raise ConfigError(f"{where}.{unknown[0]}: unknown key; {where} takes "
+                          f"{', '.join(sorted(fields))}")
+    missing = [n for n, f in fields.items() if n not in values
+               and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    if missing:
+        raise ConfigError(f"{where}.{missing[0]}: missing required key")
+    return cls(**{k: _value(hints[k], v, f"{where}.{k}") for k, v in values.items()})
 
 
-def _schemas(name: str) -> dict[str, type]:
-    """The dataclasses that type a task's vocab / model / train sections: the generic ones, or
-    the task module's VOCAB_CONFIG / MODEL_CONFIG / TRAIN_CONFIG (its own fields added)."""
-    import importlib
+def _value(tp: Any, value: Any, where: str) -> Any:
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if dataclasses.is_dataclass(tp):
+        return build(tp, value, where)
+    if tp is Any:
+        return value
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(f"{where} must be one of {list(args)}, got {value!r}")
+        return value
+    if origin in (typing.Union, types.UnionType):
+        errors = []
+        for option in args:
+            try:
+                return _value(option, value, where)
+            except ConfigError as err:
+                errors.append(str(err))
+        raise ConfigError(errors[-1] if len(errors) == 1 else
+                          f"{where}: {value!r} matches none of {[_name(a) for a in args]}")
+    if origin in (list, tuple):
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{where} must be a list, got {value!r}")
+        item = args[0] if args else Any
+        items = [_value(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple else items
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where} must be a mapping, got {value!r}")
+        key_t, val_t = args or (Any, Any)
+        return {_value(key_t, k, f"{where}.{k}"): _value(val_t, v, f"{where}.{k}")
+                for k, v in value.items()}
+    if tp is type(None):
+        if value is not None:
+            raise ConfigError(f"{where} must be null, got {value!r}")
+        return None
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp in (int, float, str, bool):
+        if not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
+            raise ConfigError(f"{where} must be {_name(tp)}, got {value!r}")
+        return value
+    raise ConfigError(f"{where}: rnnlab.config cannot read type {tp!r}")  # a bug in a CONFIG
 
+
+def _name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp))
+
+
+def task_config_class(name: str) -> type[TaskConfig]:
+    """The task's typed section: `CONFIG` in rnnlab/tasks/<name>/params.py (torch-free)."""
     try:
-        module = importlib.import_module(f"rnnlab.tasks.{name}")
+        module = importlib.import_module(f"rnnlab.tasks.{name}.params")
     except ModuleNotFoundError as err:
-        if err.name != f"rnnlab.tasks.{name}":
+        if err.name not in (f"rnnlab.tasks.{name}", f"rnnlab.tasks.{name}.params"):
             raise
-        module = None  # an unknown task fails later, with the list of task modules
-    return {"vocab": getattr(module, "VOCAB_CONFIG", VocabConfig),
-            "model": getattr(module, "MODEL_CONFIG", ModelConfig),
-            "train": getattr(module, "TRAIN_CONFIG", TrainConfig)}
-
-
-def _task_config(name: str, section: dict[str, Any]) -> TaskConfig:
-    where = f"params.yaml:{name}"
-    if not isinstance(section, dict):
-        raise ConfigError(f"{where} must be a mapping")
-    section = dict(section)
-    for key in ("primary_metric", "data"):
-        if key not in section:
-            raise ConfigError(f"{where}: missing required key {key!r}")
-    for key, schema in _schemas(name).items():
-        section[key] = _build(schema, section.get(key), f"{where}.{key}")
-    cfg = _build(TaskConfig, {"name": name, **section}, where)
-    if cfg.model.cell not in CELLS:
-        raise ConfigError(f"{where}.model.cell must be one of {CELLS}, got {cfg.model.cell!r}")
-    if cfg.encoding not in ENCODINGS:
-        raise ConfigError(f"{where}.encoding must be one of {ENCODINGS}, got {cfg.encoding!r}")
-    if cfg.model.nonlinearity not in ("tanh", "relu"):
-        raise ConfigError(f"{where}.model.nonlinearity must be tanh or relu")
-    if cfg.model.pooling not in POOLINGS:
-        raise ConfigError(f"{where}.model.pooling must be one of {POOLINGS}")
-    if cfg.train.imbalance not in IMBALANCE:
-        raise ConfigError(f"{where}.train.imbalance must be one of {IMBALANCE}")
-    return cfg
+        raise ConfigError(f"unknown task {name!r}: add the package src/rnnlab/tasks/{name}/ "
+                          "with params.py (see README, Adding a task)") from None
+    return module.CONFIG
 
 
 def load(path: str | Path = "params.yaml") -> Config:
@@ -160,24 +205,37 @@ def load(path: str | Path = "params.yaml") -> Config:
     if not path.exists():
         raise ConfigError(f"{path} not found: run rnnlab from the repository root")
     raw = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path} must be a mapping")
     tasks = raw.get("tasks")
-    if not isinstance(tasks, list) or not tasks:
+    if not isinstance(tasks, list) or not tasks or not all(isinstance(t, str) for t in tasks):
         raise ConfigError("params.yaml: 'tasks' must be a non-empty list of task names")
-    task_configs = {name: _task_config(name, raw.get(name)) for name in tasks}
+    top = {"seed", "tasks", "mlflow", "trainer", "schedule"}
+    unknown = sorted(set(raw) - top - set(tasks))
+    if unknown:
+        raise ConfigError(f"params.yaml:{unknown[0]}: unknown key (neither a setting nor a task "
+                          f"in 'tasks': {', '.join(tasks)})")
+    task_configs = {}
+    for name in tasks:
+        section = raw.get(name)
+        if not isinstance(section, dict):
+            raise ConfigError(f"params.yaml:{name}: missing section for task {name!r}")
+        task_configs[name] = build(task_config_class(name), {"name": name, **section},
+                                   f"params.yaml:{name}")
+    seed = raw.get("seed", 42)
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise ConfigError(f"params.yaml:seed must be an integer, got {seed!r}")
     return Config(
-        seed=int(raw.get("seed", 42)),
-        tasks=list(tasks),
-        mlflow=_build(MlflowConfig, raw.get("mlflow"), "params.yaml:mlflow"),
-        task_configs=task_configs,
-        raw=raw,
-    )
+        seed=seed, tasks=tuple(tasks),
+        mlflow=build(MlflowConfig, raw.get("mlflow"), "params.yaml:mlflow"),
+        trainer=build(TrainerConfig, raw.get("trainer"), "params.yaml:trainer"),
+        schedule=build(ScheduleConfig, raw.get("schedule"), "params.yaml:schedule"),
+        task_configs=task_configs)
 
 
-def load_with_overrides(path: str | Path, assignments: list[str],
-                        tasks: list[str] | None = None) -> Config:
-    """params.yaml with `a.b.c=value` overrides (values parsed as YAML), as `dvc exp run -S`
-    would set them, for the measurement CLIs that run outside DVC; `tasks` narrows the list."""
-    raw = yaml.safe_load(Path(path).read_text()) or {}
+def override(raw: dict[str, Any], assignments: list[str]) -> dict[str, Any]:
+    """`a.b.c=value` overrides (values parsed as YAML) applied to a params mapping in place,
+    as `dvc exp run -S` would set them."""
     for assignment in assignments:
         key, sep, value = assignment.partition("=")
         if not sep:
@@ -187,6 +245,14 @@ def load_with_overrides(path: str | Path, assignments: list[str],
         for part in parents:
             node = node.setdefault(part, {})
         node[leaf] = yaml.safe_load(value)
+    return raw
+
+
+def load_with_overrides(path: str | Path, assignments: list[str],
+                        tasks: list[str] | None = None) -> Config:
+    """params.yaml with `a.b.c=value` overrides, for the measurement CLIs that run outside
+    DVC; `tasks` narrows the list."""
+    raw = override(yaml.safe_load(Path(path).read_text()) or {}, assignments)
     if tasks is not None:
         raw["tasks"] = list(tasks)
     with tempfile.TemporaryDirectory() as tmp:

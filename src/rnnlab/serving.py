@@ -1,8 +1,8 @@
 """pyfunc serving: raw input in, task output out.
 
-The model directory holds net.json (architecture config), model.pt (state dict) and the
-vocabularies as JSON. Loading rebuilds the network from code and reads the weights with
-`weights_only=True`: nothing is unpickled. MLflow logs it as a model-from-code
+The model directory holds net.json (the task and its architecture config), model.pt (state
+dict) and the vocabularies as JSON. Loading rebuilds the network from code and reads the weights
+with `weights_only=True`: nothing is unpickled. MLflow logs it as a model-from-code
 (rnnlab/pyfunc_model.py), so no Python object is pickled either.
 """
 
@@ -11,29 +11,51 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from rnnlab import tasks
 from rnnlab.io import read_json
 
 
-def load_model_dir(path: str | Path) -> tuple[Any, torch.nn.Module, dict[str, Any]]:
-    """(task module, network in eval mode, vocabularies) from a saved model directory."""
+class BadInput(ValueError):
+    """A request the model cannot answer; the message says why, in the caller's terms."""
+
+
+def load_model_dir(path: str | Path) -> tuple[tasks.TaskSpec, Any, dict[str, Any]]:
+    """(task spec, network in eval mode, vocabularies) from a saved model folder."""
+    import torch
+
     path = Path(path)
     meta = read_json(path / "net.json")
-    task = tasks.get(meta["task"])
-    net = task.build_net(meta["config"])
+    spec = tasks.get(meta["task"])
+    net = spec.build_net(meta["config"])
     net.load_state_dict(torch.load(path / "model.pt", map_location="cpu", weights_only=True))
-    return task, net.eval(), tasks.load_vocabs(task, path / "vocab", meta["vocabs"])
+    return spec, net.eval(), tasks.load_vocabs(spec, path / "vocab", meta["vocabs"])
 
 
-def _as_list(model_input: Any) -> list:
+def texts(model_input: Any) -> list[str]:
+    """Strings from what pyfunc hands over: a string, a list, a Series or a DataFrame's first
+    column. A missing value (JSON null, NaN) is refused rather than read as the word 'None'."""
     if hasattr(model_input, "iloc"):  # a DataFrame or Series: its first column
         frame = model_input.to_frame() if hasattr(model_input, "to_frame") else model_input
-        return frame.iloc[:, 0].tolist()
-    if isinstance(model_input, str):
-        return [model_input]
-    return list(model_input)
+        values = frame.iloc[:, 0].tolist()
+    elif isinstance(model_input, str):
+        values = [model_input]
+    else:
+        values = list(model_input)
+    for i, value in enumerate(values):
+        if not isinstance(value, str):
+            raise BadInput(f"input {i}: expected a string, got {value!r}")
+    return values
+
+
+def resolve_params(spec: tasks.TaskSpec, defaults: dict[str, Any],
+                   params: dict[str, Any] | None) -> dict[str, Any]:
+    """The task's pyfunc params: its defaults, updated by the request; unknown names fail."""
+    params = dict(params or {})
+    unknown = sorted(set(params) - set(defaults))
+    if unknown:
+        raise BadInput(f"unknown param(s) {unknown} for task {spec.name}; it takes "
+                       f"{sorted(defaults) or 'none'}")
+    return {**defaults, **params}
 
 
 try:
@@ -41,13 +63,14 @@ try:
 
     class RnnlabModel(mlflow.pyfunc.PythonModel):
         def load_context(self, context: Any) -> None:
-            self.task, self.net, self.vocabs = load_model_dir(context.artifacts["model_dir"])
+            self.spec, self.net, self.vocabs = load_model_dir(context.artifacts["model_dir"])
+            # the decode section at evaluate time (changing it does not retrain)
+            self.defaults = (context.model_config or {}).get("predict_params", {})
 
         def predict(self, context: Any, model_input: Any, params: dict | None = None) -> Any:
-            inputs = getattr(self.task, "model_input", _as_list)(model_input)
-            if params:  # e.g. a count and a seed for generation
-                return self.task.predict(self.net, self.vocabs, inputs, params=params)
-            return self.task.predict(self.net, self.vocabs, inputs)
+            inputs = self.spec.model_input(model_input)
+            return self.spec.predict(self.net, self.vocabs, inputs,
+                                     resolve_params(self.spec, self.defaults, params))
 
 except ImportError:  # serving without MLflow still works through load_model_dir
     pass

@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from rnnlab.encoding import input_layer
+from rnnlab.nn.encoding import input_layer
 from rnnlab.nn.cells import State, TorchRecurrent, final_hidden, recurrent
 
 

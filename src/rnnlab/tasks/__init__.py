@@ -1,63 +1,139 @@
-"""One module per lecture task. The stages look a task up here by name and call, duck-typed:
+"""The task contract and the registry of tasks.
 
-    prepare(cfg, seed) -> {split: DataFrame}          read or generate the raw data
-    checks(cfg, frames) -> [validation.Check]          what the data must satisfy (GX)
-    build_vocabs(train, vocab_cfg) -> {name: obj}      fitted on the training split only; each
-                                                       obj has .save(path) (JSON)
-    load_vocab(path) -> obj                            optional; default Vocabulary.load
-    vocab_metrics(frames, vocabs) -> {name: float}     e.g. OOV rates -> metrics/<task>/vocab.json
-    encode(frame, vocabs) -> {name: Tensor}            padded indices, lengths, masks, targets
-    encode_splits(frames, vocabs) -> {split: {...}}    optional, instead of encode, when a split
-                                                       needs the others (history windows)
-    net_config(cfg, vocabs) -> dict / build_net(dict)  the architecture, rebuilt from JSON
-    lightning_module(cfg, net, vocabs)                 loss + dev metric for training
-    MONITOR, MONITOR_MODE ("max" or "min")             the dev metric for early stopping
-    PRIMARY_MODE ("max" or "min")                      is a higher or lower `primary_metric`
-                                                       better (the champion rule); default max
-    loaders(cfg, encoded, seed) -> (train, dev)        optional DataLoaders; default: the
-                                                       length-bucketed rnnlab.lightning.loader
-    evaluate(cfg, net, frames, encoded, vocabs, seed) -> (metrics, extra)   RNN and baselines;
-        extra = {"tables": {stem: DataFrame}, "files": {filename: writer(path)},
-                 "examples": [str]}, written to plots/<task>/evaluation/ (dvc.yaml's top-level
-        `plots:` says how DVC draws each table)
-    predict(net, vocabs, inputs, params=None)          raw input -> task output (serving)
-    model_input(raw) -> inputs                         optional; default: a list of strings
-    predict_params(cfg) -> {name: default}             optional pyfunc `params` (count, seed...):
-                                                       the logged signature declares them, or
-                                                       MLflow drops them
-    REQUIREMENTS = ("pkg", ...)                        optional extra pip packages for serving
-    VOCAB_CONFIG, MODEL_CONFIG, TRAIN_CONFIG           optional frozen dataclasses typing the
-                                                       task's vocab / model / train sections
-                                                       (subclasses of rnnlab.config's, with the
-                                                       task's own fields)
+A task is a package `rnnlab/tasks/<name>/` holding everything about it:
+
+    params.py   CONFIG: its typed params.yaml section (a rnnlab.config.TaskConfig subclass),
+                and TINY: overrides that make it train in seconds (the tests use them).
+                Imports nothing but rnnlab.config, so reading params.yaml imports no torch.
+    spec.py     SPEC: a TaskSpec, below, built from the package's other modules
+                (e.g. data.py, checks.py, model.py, evaluate.py, figures.py, serve.py).
+
+The stages, the Prefect flow, serving and `rnnlab dag` (dvc.yaml) use only SPEC; nothing
+outside the package names the task. tests/test_contract.py checks every registered task.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:  # the contract's types; importing this module imports none of them
+    import pandas as pd
+    import torch
+    from torch import nn
+    from torch.utils.data import DataLoader
+
+    from rnnlab.config import TaskConfig
+    from rnnlab.nn.loop import Objective
+    from rnnlab.validation import Check
+
+    Frames = dict[str, pd.DataFrame]
+    Encoded = dict[str, dict[str, torch.Tensor]]
+    Vocabs = dict[str, Any]
 
 SPLITS = ("train", "dev", "test")
 
+# The params.yaml sections (of the task's own section, plus top-level keys) each stage reads,
+# unless the spec says otherwise; dvc.yaml's `params:` come from these.
+STAGE_PARAMS: dict[str, tuple[str, ...]] = {
+    "prepare": ("seed", "data"),
+    "validate": ("data", "validation"),
+    "vocab": ("vocab",),
+    "encode": (),
+    "train": ("seed", "trainer", "encoding", "model", "train"),
+    "evaluate": ("seed", "trainer", "mlflow", "primary_metric", "baselines", "decode"),
+}
+TOP_LEVEL = ("seed", "trainer", "mlflow")
 
-def get(name: str) -> ModuleType:
+
+@dataclass
+class Evaluation:
+    """What a task's evaluate returns: metrics (RNN and baselines, same split) and what is
+    written to plots/<task>/evaluation/: tables (CSV, drawn by the task's `plots`), files
+    (name -> writer(path): figures, MIDI, ...) and a few examples (examples.txt)."""
+
+    metrics: dict[str, float]
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    files: dict[str, Callable[[Path], None]] = field(default_factory=dict)
+    examples: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """Everything the stages and serving need from a task, each a plain function."""
+
+    name: str
+    # prepare: raw corpus or generator -> {split: frame}; kept as read, for validate to judge
+    prepare: Callable[[TaskConfig, int], Frames]
+    # validate: the Great Expectations checks the frames must pass
+    checks: Callable[[TaskConfig, Frames], list[Check]]
+    # vocab: fitted on the training frame only -> {name: object with .save(path) and len()}
+    build_vocabs: Callable[[pd.DataFrame, Any], Vocabs]
+    load_vocab: Callable[[Path], Any]
+    vocab_metrics: Callable[[Frames, Vocabs], dict[str, float]]
+    # encode: {split: {tensor name: tensor}}, every split at once (a split may need the others)
+    encode: Callable[[Frames, Vocabs], Encoded]
+    # train: the architecture as JSON (rebuilt by build_net), the loss and dev metric, batches
+    net_config: Callable[[TaskConfig, Vocabs], dict[str, Any]]
+    build_net: Callable[[dict[str, Any]], nn.Module]
+    objective: Callable[[TaskConfig, nn.Module, Vocabs], Objective]
+    loaders: Callable[[TaskConfig, Encoded, int], tuple[DataLoader, DataLoader]]
+    # evaluate: RNN and baselines on the same test split
+    evaluate: Callable[[TaskConfig, nn.Module, Frames, Encoded, Vocabs, int], Evaluation]
+    # serving: raw input -> task input; (net, vocabs, inputs, params) -> one output per input.
+    # predict_params: the pyfunc params and their defaults (from the decode section); MLflow
+    # drops every param the logged signature does not declare.
+    model_input: Callable[[Any], list[Any]]
+    predict: Callable[[nn.Module, Vocabs, list[Any], dict[str, Any]], list[Any]]
+    predict_params: Callable[[TaskConfig], dict[str, bool | int | float | str]]
+    # the champion rule on params.yaml's primary_metric: higher (max) or lower (min) is better
+    primary_mode: Literal["max", "min"] = "max"
+    # dvc.yaml top-level `plots:` entries for the task's outputs (paths relative to the repo)
+    plots: tuple[dict[str, Any], ...] = ()
+    # extra pip packages the served model needs
+    requirements: tuple[str, ...] = ()
+    # per stage, the params sections it reads when they differ from STAGE_PARAMS
+    reads: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def stage_params(self, stage: str, config: type) -> list[str]:
+        """params.yaml keys a stage reads, as dvc.yaml names them (sections the task's CONFIG
+        does not have are left out)."""
+        own = {f.name for f in dataclasses.fields(config)}
+        keys = self.reads.get(stage, STAGE_PARAMS[stage])
+        return [k if k in TOP_LEVEL else f"{self.name}.{k}" for k in keys
+                if k in TOP_LEVEL or k in own]
+
+
+def get(name: str) -> TaskSpec:
+    """The task's SPEC, from rnnlab/tasks/<name>/spec.py."""
     try:
-        return importlib.import_module(f"rnnlab.tasks.{name}")
+        module = importlib.import_module(f"rnnlab.tasks.{name}.spec")
     except ModuleNotFoundError as err:
-        if err.name != f"rnnlab.tasks.{name}":
+        if err.name not in (f"rnnlab.tasks.{name}", f"rnnlab.tasks.{name}.spec"):
             raise
-        raise ValueError(f"unknown task {name!r}: add src/rnnlab/tasks/{name}.py") from err
+        raise ValueError(f"unknown task {name!r}: add the package src/rnnlab/tasks/{name}/ "
+                         "(see README, Adding a task)") from None
+    spec = getattr(module, "SPEC", None)
+    if not isinstance(spec, TaskSpec) or spec.name != name:
+        raise TypeError(f"rnnlab/tasks/{name}/spec.py must define SPEC = TaskSpec(name={name!r}, "
+                        "...)")
+    return spec
 
 
-def load_vocabs(module: ModuleType, folder: str | Path,
+def available() -> list[str]:
+    """Every task package in rnnlab/tasks/ (whether params.yaml lists it or not)."""
+    root = Path(__file__).parent
+    return sorted(p.parent.name for p in root.glob("*/spec.py"))
+
+
+def load_vocabs(spec: TaskSpec, folder: str | Path,
                 names: list[str] | None = None) -> dict[str, Any]:
-    """A task's fitted vocabularies (or scalers) from JSON, read by its `load_vocab` when it has
-    one; `names` default to every *.json in `folder`."""
-    from rnnlab.vocab import Vocabulary
-
-    load = getattr(module, "load_vocab", Vocabulary.load)
+    """A task's fitted vocabularies (or scalers) from JSON; `names` default to every *.json
+    in `folder`."""
     folder = Path(folder)
     names = names if names is not None else [p.stem for p in sorted(folder.glob("*.json"))]
-    return {name: load(folder / f"{name}.json") for name in names}
+    return {name: spec.load_vocab(folder / f"{name}.json") for name in names}
