@@ -100,6 +100,8 @@ class TaskConfig:
     primary_metric: str
     encoding: Literal["onehot", "embedding"] = "embedding"
     train: TrainConfig = field(default_factory=TrainConfig)
+    # params.yaml's top-level trainer section, copied in by load (never set in a task's section)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
 
 
 @dataclass(frozen=True)
@@ -215,20 +217,27 @@ def load(path: str | Path = "params.yaml") -> Config:
     if unknown:
         raise ConfigError(f"params.yaml:{unknown[0]}: unknown key (neither a setting nor a task "
                           f"in 'tasks': {', '.join(tasks)})")
+    trainer = build(TrainerConfig, raw.get("trainer"), "params.yaml:trainer")
     task_configs = {}
     for name in tasks:
         section = raw.get(name)
         if not isinstance(section, dict):
             raise ConfigError(f"params.yaml:{name}: missing section for task {name!r}")
-        task_configs[name] = build(task_config_class(name), {"name": name, **section},
+        for key in ("name", "trainer"):
+            if key in section:
+                raise ConfigError(f"params.yaml:{name}.{key}: misplaced key (the trainer "
+                                  "section is top-level, the name is the section's)")
+        task_configs[name] = build(task_config_class(name),
+                                   {"name": name, **section, "trainer": {}},
                                    f"params.yaml:{name}")
+        task_configs[name] = dataclasses.replace(task_configs[name], trainer=trainer)
     seed = raw.get("seed", 42)
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise ConfigError(f"params.yaml:seed must be an integer, got {seed!r}")
     return Config(
         seed=seed, tasks=tuple(tasks),
         mlflow=build(MlflowConfig, raw.get("mlflow"), "params.yaml:mlflow"),
-        trainer=build(TrainerConfig, raw.get("trainer"), "params.yaml:trainer"),
+        trainer=trainer,
         schedule=build(ScheduleConfig, raw.get("schedule"), "params.yaml:schedule"),
         task_configs=task_configs)
 
