@@ -1,5 +1,6 @@
-"""`rnnlab <stage> <task>` runs one pipeline stage; `rnnlab predict <task> TEXT...` asks the
-registered champion. Parses arguments, calls one function, nothing else."""
+"""`rnnlab <stage> <task>` runs one pipeline stage; `rnnlab dag` writes dvc.yaml from the task
+registry; `rnnlab predict <task> TEXT...` asks the registered champion. Parses arguments, calls
+one function, nothing else."""
 
 from __future__ import annotations
 
@@ -11,15 +12,21 @@ from rnnlab.stages import STAGES
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["dag"]:
+        from rnnlab import dag
+
+        return dag.main(argv[1:])
     parser = argparse.ArgumentParser(prog="rnnlab", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     for stage in STAGES:
         p = sub.add_parser(stage, help=f"run the {stage} stage for one task")
         p.add_argument("task")
         p.add_argument("--params", default="params.yaml")
+    sub.add_parser("dag", help="write dvc.yaml from the task registry (--check: compare)")
     p = sub.add_parser("predict", help="predict with a registered model (default @champion)")
     p.add_argument("task")
-    p.add_argument("inputs", nargs="+")
+    p.add_argument("inputs", nargs="+", help="inputs, or - to read one per line from stdin")
     p.add_argument("--alias", default="champion")
     p.add_argument("--params", default="params.yaml")
     args = parser.parse_args(argv)
@@ -30,7 +37,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.command == "predict":
-            return _predict(args.task, args.inputs, args.alias, args.params)
+            inputs = sys.stdin.read().splitlines() if args.inputs == ["-"] else args.inputs
+            return _predict(args.task, inputs, args.alias, args.params)
         from rnnlab.stages import run
 
         run(args.command, args.task, args.params)
@@ -46,8 +54,9 @@ def main(argv: list[str] | None = None) -> int:
 def _predict(task: str, inputs: list[str], alias: str, params: str) -> int:
     import mlflow
 
-    from rnnlab import config, tracking
+    from rnnlab import config, tasks, tracking
 
+    tasks.get(task)  # an unknown task fails here, before any MLflow experiment is made
     tracking.setup(config.load(params).mlflow, task)
     uri = f"models:/{tracking.model_name(task)}@{alias}"
     try:

@@ -6,6 +6,7 @@ MLFLOW_TRACKING_URI to use a shared tracking server instead.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import subprocess
@@ -16,8 +17,10 @@ import mlflow
 from mlflow.tracking import MlflowClient
 
 from rnnlab.config import MlflowConfig
+from rnnlab.stages import stage_name
 
 log = logging.getLogger(__name__)
+WEIGHTS_TAG = "rnnlab.weights_sha256"  # set by train; evaluate finds its training run by it
 
 
 def tracking_uri(cfg: MlflowConfig) -> str:
@@ -31,12 +34,16 @@ def model_name(task: str) -> str:
     return f"rnnlab-{task}"
 
 
+def experiment_name(task: str) -> str:
+    return f"rnnlab-{task}"
+
+
 def setup(cfg: MlflowConfig, task: str) -> str:
     """Point MLflow at the store and select the task's experiment; returns the experiment id."""
     uri = tracking_uri(cfg)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    name = f"rnnlab-{task}"
+    name = experiment_name(task)
     experiment = mlflow.get_experiment_by_name(name)
     if experiment is not None:
         mlflow.set_experiment(name)
@@ -59,7 +66,7 @@ def git_commit() -> str:
 
 
 def run_tags(task: str, stage: str) -> dict[str, str]:
-    tags = {"rnnlab.task": task, "dvc.stage": f"{stage}@{task}",
+    tags = {"rnnlab.task": task, "dvc.stage": stage_name(task, stage),
             "mlflow.source.git.commit": git_commit()}
     flow_run = os.environ.get("PREFECT__FLOW_RUN_ID")
     if flow_run:
@@ -69,12 +76,36 @@ def run_tags(task: str, stage: str) -> dict[str, str]:
 
 def flat_params(prefix: str, value: Any) -> dict[str, Any]:
     """Nested settings -> {'model.cell': 'gru', ...} for mlflow.log_params."""
+    if dataclasses.is_dataclass(value):
+        value = dataclasses.asdict(value)
     if isinstance(value, dict):
         out: dict[str, Any] = {}
         for k, v in value.items():
             out.update(flat_params(f"{prefix}.{k}" if prefix else str(k), v))
         return out
     return {prefix: value}
+
+
+def training_run(task: str, digest: str) -> str | None:
+    """The latest training run whose weights have this SHA-256 (None, e.g. after `dvc pull`
+    into a fresh store: evaluate then opens a run of its own)."""
+    experiment = mlflow.get_experiment_by_name(experiment_name(task))
+    if experiment is None:
+        return None
+    runs = MlflowClient().search_runs(
+        [experiment.experiment_id], f"tags.`{WEIGHTS_TAG}` = '{digest}'",
+        order_by=["attributes.start_time DESC"], max_results=1)
+    return runs[0].info.run_id if runs else None
+
+
+def is_better(value: float, champion: float | None, mode: str) -> bool:
+    """The champion rule: a new version beats the champion if there is none, or if its
+    primary metric is higher (`mode` max) or lower (`mode` min); a tie keeps the champion."""
+    if mode not in ("max", "min"):
+        raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
+    if champion is None:
+        return True
+    return value > champion if mode == "max" else value < champion
 
 
 def champion_metric(client: MlflowClient, name: str, metric: str) -> float | None:
@@ -87,16 +118,15 @@ def champion_metric(client: MlflowClient, name: str, metric: str) -> float | Non
 
 
 def register(model_uri: str, task: str, metric: str, value: float,
-             higher_is_better: bool = True) -> dict[str, Any]:
+             mode: str = "max") -> dict[str, Any]:
     """Register a version; it becomes `champion` only if it beats the current champion on the
-    primary metric, otherwise it is the `challenger`."""
+    primary metric (`is_better`), otherwise it is the `challenger`."""
     client = MlflowClient()
     name = model_name(task)
     previous = champion_metric(client, name, metric)
     version = mlflow.register_model(model_uri, name,
                                     tags={metric: str(value), "primary_metric": metric})
-    better = previous is None or (value > previous if higher_is_better else value < previous)
-    alias = "champion" if better else "challenger"
+    alias = "champion" if is_better(value, previous, mode) else "challenger"
     client.set_registered_model_alias(name, alias, version.version)
     return {"name": name, "version": int(version.version), "alias": alias,
             "metric": metric, "value": value, "previous_champion_value": previous}

@@ -12,15 +12,24 @@ from pathlib import Path
 STAGES = ("prepare", "validate", "vocab", "encode", "train", "evaluate")
 
 
+def stage_name(task: str, stage: str) -> str:
+    """A stage's name in dvc.yaml: `entity-train` (task names are Python identifiers)."""
+    return f"{task}-{stage}"
+
+
 class StageError(RuntimeError):
     """A stage cannot run: its inputs are missing or did not pass validation."""
 
 
 @dataclass(frozen=True)
 class Paths:
-    """Where each stage of one task reads and writes (mirrored by dvc.yaml)."""
+    """Where each stage of one task reads and writes (mirrored by dvc.yaml, see rnnlab.dag)."""
 
     task: str
+
+    @property
+    def raw(self) -> Path:
+        return Path("data/raw") / self.task
 
     @property
     def prepared(self) -> Path:
@@ -63,14 +72,11 @@ def run(stage: str, task: str, params: str | Path = "params.yaml") -> None:
     """Run one stage of one task with the settings in `params`."""
     import importlib
 
-    from rnnlab import config
+    from rnnlab import config, tasks
 
     if stage not in STAGES:
         raise ValueError(f"unknown stage {stage!r}; stages are {', '.join(STAGES)}")
-    from rnnlab import tasks
-
     cfg = config.load(params)
     cfg.task(task)  # unknown names fail here, with the list of configured tasks
-    tasks.get(task)
-    module = importlib.import_module(f"rnnlab.stages.{stage}")
-    module.run(task, cfg)
+    spec = tasks.get(task)
+    importlib.import_module(f"rnnlab.stages.{stage}").run(spec, cfg)

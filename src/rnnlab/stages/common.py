@@ -5,12 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
-import torch
 
-from rnnlab import tasks
 from rnnlab.io import read_json
 from rnnlab.stages import Paths, StageError
-from rnnlab.tasks import SPLITS
+from rnnlab.tasks import SPLITS, TaskSpec, load_vocabs
 
 
 def read_frames(paths: Paths) -> dict[str, pd.DataFrame]:
@@ -24,9 +22,11 @@ def require_valid(paths: Paths) -> None:
         raise StageError(f"{summary} is missing or failed: run `rnnlab validate {paths.task}`")
 
 
-def read_vocabs(paths: Paths) -> dict[str, Any]:
-    return tasks.load_vocabs(tasks.get(paths.task), paths.vocab)
+def read_vocabs(spec: TaskSpec, paths: Paths) -> dict[str, Any]:
+    return load_vocabs(spec, paths.vocab)
 
 
-def read_encoded(paths: Paths) -> dict[str, dict[str, torch.Tensor]]:
+def read_encoded(paths: Paths) -> dict[str, dict[str, Any]]:
+    import torch
+
     return {s: torch.load(paths.encoded / f"{s}.pt", weights_only=True) for s in SPLITS}

@@ -1,8 +1,8 @@
 """evaluate: score the trained RNN and the task's baselines on the same test split, write
 metrics/<task>.json and plots/<task>/evaluation/ (the task's tables, figures and files, the
-training curves and a few examples), log everything to the training's MLflow run, and register the
-model: alias `champion` if it beats the current champion on the primary metric, else
-`challenger`."""
+training curves and a few examples), log everything to the training's MLflow run, and register
+the model: alias `champion` if it beats the current champion on the primary metric (on dev,
+never on test), else `challenger`."""
 
 from __future__ import annotations
 
@@ -15,45 +15,47 @@ import pytorch_lightning as pl
 from rnnlab import plots, tracking
 from rnnlab.config import Config
 from rnnlab.io import atomic_dir, read_json, write_json
-from rnnlab.lightning import set_threads
+from rnnlab.nn.loop import set_threads
 from rnnlab.serving import load_model_dir
 from rnnlab.stages import Paths
 from rnnlab.stages.common import read_encoded, read_frames, require_valid
+from rnnlab.stages.train import weights_digest
+from rnnlab.tasks import TaskSpec
 
 PYFUNC = Path(__file__).resolve().parents[1] / "pyfunc_model.py"
 PACKAGE = Path(__file__).resolve().parents[1]
+# what every served model needs besides the task's own spec.requirements
+CORE_REQUIREMENTS = ("torch", "mlflow", "pandas", "numpy", "pyarrow", "pytorch-lightning",
+                     "pyyaml")
 
 
-def run(task: str, cfg: Config) -> None:
+def run(spec: TaskSpec, cfg: Config) -> None:
     import mlflow
 
-    paths, tc = Paths(task), cfg.task(task)
+    task, paths, tc = spec.name, Paths(spec.name), cfg.task(spec.name)
     require_valid(paths)
-    set_threads(tc.train.threads)
+    set_threads(cfg.trainer.threads)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    module, net, vocabs = load_model_dir(paths.model)
+    _, net, vocabs = load_model_dir(paths.model)
     frames, encoded = read_frames(paths), read_encoded(paths)
-    metrics, extra = module.evaluate(tc, net, frames, encoded, vocabs, cfg.seed)
-    metrics.update(read_json(paths.stage_metrics / "vocab.json"))
+    result = spec.evaluate(tc, net, frames, encoded, vocabs, cfg.seed)
+    metrics = {**result.metrics, **read_json(paths.stage_metrics / "vocab.json")}
     if tc.primary_metric not in metrics:
         raise KeyError(f"{task}.primary_metric {tc.primary_metric!r} is not among the metrics: "
                        f"{sorted(metrics)}")
     write_json(paths.metrics, metrics)
     with atomic_dir(paths.evaluation) as out:  # tables (DVC plots), figures, files, examples
-        for stem, table in extra.get("tables", {}).items():
+        for stem, table in result.tables.items():
             table.to_csv(out / f"{stem}.csv", index=False)
-        for name, write in extra.get("files", {}).items():
+        for name, write in result.files.items():
             write(out / name)
         plots.curves(pd.read_csv(paths.plots / "training.csv"), out / "training.png",
                      f"{task}: training")
-        (out / "examples.txt").write_text("\n".join(extra.get("examples", [])) + "\n")
+        (out / "examples.txt").write_text("\n".join(result.examples) + "\n")
 
     tracking.setup(cfg.mlflow, task)
-    run_id = read_json(paths.model / "run.json")["run_id"]
-    try:
-        mlflow.get_run(run_id)
-    except mlflow.exceptions.MlflowException:  # e.g. outputs pulled from a DVC remote
-        run_id = None
+    run_id = tracking.training_run(task, weights_digest(paths.model))
+    defaults = spec.predict_params(tc)
     with mlflow.start_run(run_id=run_id, tags=tracking.run_tags(task, "evaluate")):
         mlflow.log_metrics({k.replace("@", "_"): float(v) for k, v in metrics.items()})
         mlflow.log_artifact(str(paths.metrics))
@@ -61,14 +63,12 @@ def run(task: str, cfg: Config) -> None:
         mlflow.log_artifacts(str(paths.evaluation), "evaluation")
         info = mlflow.pyfunc.log_model(
             name="model", python_model=str(PYFUNC), code_paths=[str(PACKAGE)],
-            artifacts={"model_dir": str(paths.model)}, pip_requirements=_requirements(module),
-            signature=_signature(module, tc))
+            artifacts={"model_dir": str(paths.model)}, pip_requirements=_requirements(spec),
+            signature=_signature(defaults), model_config={"predict_params": defaults})
         registered = None
         if cfg.mlflow.register:
-            # PRIMARY_MODE "min" (e.g. dev/nll): the champion is the lowest; default highest
-            registered = tracking.register(
-                info.model_uri, task, tc.primary_metric, float(metrics[tc.primary_metric]),
-                higher_is_better=getattr(module, "PRIMARY_MODE", "max") != "min")
+            registered = tracking.register(info.model_uri, task, tc.primary_metric,
+                                           float(metrics[tc.primary_metric]), spec.primary_mode)
             mlflow.set_tag("registry", f"{registered['name']} v{registered['version']} "
                                        f"@{registered['alias']}")
     show = [tc.primary_metric, *[k for k in metrics if k.startswith("test/")]]
@@ -82,25 +82,21 @@ def run(task: str, cfg: Config) -> None:
               f"previous champion {registered['previous_champion_value']})")
 
 
-def _requirements(module: Any) -> list[str]:
-    """Pinned pip requirements of the logged model: the core, plus the task's REQUIREMENTS."""
+def _requirements(spec: TaskSpec) -> list[str]:
+    """Pinned pip requirements of the logged model: the core, plus the task's requirements."""
     from importlib.metadata import version
 
-    core = ("torch", "mlflow", "pandas", "numpy", "pyarrow", "seqeval", "pytorch-lightning",
-            "scikit-learn", "pyyaml")
-    return [f"{p}=={version(p)}" for p in dict.fromkeys(
-        (*core, *getattr(module, "REQUIREMENTS", ())))]
+    return [f"{p}=={version(p)}" for p in dict.fromkeys((*CORE_REQUIREMENTS,
+                                                         *spec.requirements))]
 
 
-def _signature(module: Any, tc: Any) -> Any:
-    """A params-only signature when the task takes pyfunc `params` (MLflow drops params a
-    model's signature does not declare): `predict_params(cfg) -> {name: default}`."""
-    if not hasattr(module, "predict_params"):
-        return None
+def _signature(defaults: dict[str, Any]) -> Any:
+    """A params signature declaring every pyfunc param (MLflow drops undeclared ones)."""
     from mlflow.models import ModelSignature
     from mlflow.types.schema import ParamSchema, ParamSpec
 
+    if not defaults:
+        return None
     kinds = {bool: "boolean", int: "long", float: "double", str: "string"}
-    specs = [ParamSpec(name, kinds[type(default)], default)
-             for name, default in module.predict_params(tc).items()]
+    specs = [ParamSpec(name, kinds[type(default)], default) for name, default in defaults.items()]
     return ModelSignature(inputs=None, outputs=None, params=ParamSchema(specs))

@@ -4,23 +4,22 @@ metrics/<task>/vocab.json."""
 
 from __future__ import annotations
 
-from rnnlab import tasks
 from rnnlab.config import Config
 from rnnlab.io import atomic_dir, write_json
 from rnnlab.stages import Paths
 from rnnlab.stages.common import read_frames, require_valid
+from rnnlab.tasks import TaskSpec
 
 
-def run(task: str, cfg: Config) -> None:
-    paths = Paths(task)
+def run(spec: TaskSpec, cfg: Config) -> None:
+    paths = Paths(spec.name)
     require_valid(paths)
     frames = read_frames(paths)
-    module = tasks.get(task)
-    vocabs = module.build_vocabs(frames["train"], cfg.task(task).vocab)
+    vocabs = spec.build_vocabs(frames["train"], cfg.task(spec.name).vocab)
     with atomic_dir(paths.vocab) as out:
         for name, vocab in vocabs.items():
             vocab.save(out / f"{name}.json")
-    metrics = module.vocab_metrics(frames, vocabs)
+    metrics = spec.vocab_metrics(frames, vocabs)
     metrics.update({f"vocab/{name}_size": len(v) for name, v in vocabs.items()})
     write_json(paths.stage_metrics / "vocab.json", metrics)
-    print(f"vocab[{task}]: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
+    print(f"vocab[{spec.name}]: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))

@@ -67,8 +67,10 @@ class TaskSpec:
     """Everything the stages and serving need from a task, each a plain function."""
 
     name: str
-    # prepare: raw corpus or generator -> {split: frame}; kept as read, for validate to judge
+    # prepare: raw corpus or generator -> {split: frame}; kept as read, for validate to judge.
+    # raw_inputs: the files or folders prepare reads for the configured source (dvc.yaml deps)
     prepare: Callable[[TaskConfig, int], Frames]
+    raw_inputs: Callable[[TaskConfig], list[str]]
     # validate: the Great Expectations checks the frames must pass
     checks: Callable[[TaskConfig, Frames], list[Check]]
     # vocab: fitted on the training frame only -> {name: object with .save(path) and len()}
