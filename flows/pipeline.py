@@ -2,9 +2,9 @@
 
     python flows/pipeline.py [--task entity] [-S entity.train.lr=0.01] [--force] [--push]
 
-The stage graph is dvc.yaml's, read through DVC itself (its stages, the `foreach` over
-params.yaml `tasks` and the dependencies between them); nothing here lists the stages. Each
-Prefect task runs one stage through DVC, `dvc repro --single-item <stage>@<task>`, so the flow
+The stage graph is dvc.yaml's, read through DVC itself (its stages, one chain per task of
+params.yaml `tasks`, and the dependencies between them); nothing here lists the stages. Each
+Prefect task runs one stage through DVC, `dvc repro --single-item <task>-<stage>`, so the flow
 runs the same `rnnlab <stage> <task>` command as `dvc repro`, and DVC decides what changed,
 restores from its run cache, caches the outputs and records dvc.lock exactly as `dvc repro`
 does. When nothing changed, no stage runs, nothing is trained and the result says so.
@@ -42,7 +42,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 import rnnlab  # noqa: F401  (its import sets the offline defaults: no telemetry, no analytics)
 from rnnlab import config as rnnlab_config
-from rnnlab.stages import Paths
+from rnnlab.stages import Paths, split_stage_name
 
 VALIDATE = "validate"  # the data gate of every chain: its failure is never retried
 RETRIES = 2
@@ -103,9 +103,9 @@ def git_commit(root: Path) -> str:
 
 
 def stage_graph(root: Path, tasks: list[str] | None = None) -> dict[str, list[str]]:
-    """{"<stage>@<task>": [the stages it depends on]} in an order that runs dependencies first.
+    """{"<task>-<stage>": [the stages it depends on]} in an order that runs dependencies first.
 
-    Read from dvc.yaml by DVC (its stages, foreach and output -> dependency edges), restricted
+    Read from dvc.yaml by DVC (its stages and output -> dependency edges), restricted
     to the chains of `tasks` (default: every task in params.yaml)."""
     import networkx as nx
     from dvc.repo import Repo
@@ -119,7 +119,7 @@ def stage_graph(root: Path, tasks: list[str] | None = None) -> dict[str, list[st
     with Repo(str(root)) as repo:
         graph = repo.index.graph  # an edge goes from a stage to a stage it depends on
         position = {s: i for i, s in enumerate(repo.index.stages)}  # dvc.yaml order
-        keep = [s for s in graph if s.cmd and s.name.rpartition("@")[2] not in left_out]
+        keep = [s for s in graph if s.cmd and split_stage_name(s.name)[0] not in left_out]
         sub = graph.subgraph(keep)
         order = nx.lexicographical_topological_sort(sub.reverse(copy=True),
                                                     key=lambda s: position.get(s, 0))
@@ -127,7 +127,7 @@ def stage_graph(root: Path, tasks: list[str] | None = None) -> dict[str, list[st
 
 
 def _target(root: Path, stage) -> str:
-    """What `dvc repro` in `root` calls the stage: `name@key`, `sub/dvc.yaml:name` elsewhere."""
+    """What `dvc repro` in `root` calls the stage: `name`, `sub/dvc.yaml:name` elsewhere."""
     dvcfile = os.path.relpath(stage.dvcfile.path, root)
     return stage.name if dvcfile == "dvc.yaml" else f"{dvcfile}:{stage.name}"
 
@@ -178,7 +178,7 @@ def run_stage(root: str, stage: str, force: bool = False) -> dict[str, Any] | St
     if proc.returncode:
         err = StageFailed(stage, proc.stdout)
         logger.error("%s", err)
-        if stage.partition("@")[0] == VALIDATE:
+        if split_stage_name(stage)[1] == VALIDATE:
             return Failed(message=str(err))  # a verdict on the data: no retry, no traceback
         raise err
     if f"Running stage '{stage}'" in proc.stdout:
@@ -229,8 +229,8 @@ def summarize(root: str, tasks: list[str], outcomes: dict[str, dict]) -> dict[st
     client = None if store and not Path(store).exists() else MlflowClient(uri, registry_uri=uri)
     result: dict[str, Any] = {}
     for name in tasks:
-        stages = {s.partition("@")[0]: o["outcome"] for s, o in outcomes.items()
-                  if s.rpartition("@")[2] == name}
+        stages = {split_stage_name(s)[1]: o["outcome"] for s, o in outcomes.items()
+                  if split_stage_name(s)[0] == name}
         metrics_path = base / Paths(name).metrics
         metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
         champion = None
@@ -277,7 +277,7 @@ def rnn_pipeline(tasks: list[str] | None = None, overrides: dict[str, Any] | Non
     futures = {}
     for stage, upstream in graph.items():
         options: dict[str, Any] = {"task_run_name": stage}
-        if stage.partition("@")[0] == VALIDATE:
+        if split_stage_name(stage)[1] == VALIDATE:
             options["retries"] = 0
         futures[stage] = run_stage.with_options(**options).submit(
             str(root), stage, force, wait_for=[futures[u] for u in upstream])
@@ -290,7 +290,7 @@ def rnn_pipeline(tasks: list[str] | None = None, overrides: dict[str, Any] | Non
     pushed = push_outputs(str(root), list(graph)) if push else None
     per_task = summarize.with_options(task_run_name="summary")(str(root), tasks, outcomes)
     ran = [stage for stage, o in outcomes.items() if o["outcome"] == "ran"]
-    trained = [stage for stage in ran if stage.partition("@")[0] == "train"]
+    trained = [stage for stage in ran if split_stage_name(stage)[1] == "train"]
     if ran:
         message = (f"ran {len(ran)} of {len(outcomes)} stages ({', '.join(ran)}); "
                    f"trained: {', '.join(trained) or 'nothing'}")

@@ -97,7 +97,7 @@ def code_deps(task: str, stage: str) -> list[str]:
     return [*files, _rel(package, root)]
 
 
-def stage(task: str, name: str, cfg: Any) -> dict[str, Any]:
+def stage(task: str, name: str, cfg: Any, raw: dict[str, Any]) -> dict[str, Any]:
     spec, paths = tasks.get(task), Paths(task)
     tc = cfg.task(task)
     summary = str(paths.validation / "summary.json")
@@ -112,7 +112,9 @@ def stage(task: str, name: str, cfg: Any) -> dict[str, Any]:
     }
     out: dict[str, Any] = {"cmd": f"rnnlab {name} {task}",
                            "deps": [*code_deps(task, name), *data[name]]}
-    params = spec.stage_params(name, config.task_config_class(task))
+    # DVC tracks only keys params.yaml has (a section left to its defaults is code, a dep)
+    params = [p for p in spec.stage_params(name, config.task_config_class(task))
+              if _has(raw, p)]
     if params:
         out["params"] = params
     if name == "prepare":
@@ -134,6 +136,15 @@ def stage(task: str, name: str, cfg: Any) -> dict[str, Any]:
     return out
 
 
+def _has(raw: dict[str, Any], key: str) -> bool:
+    node: Any = raw
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
+
+
 def plots(task: str) -> list[dict[str, Any]]:
     """How `dvc plots show` draws a task: its training curves, then the task's own entries."""
     paths = Paths(task)
@@ -146,8 +157,9 @@ def plots(task: str) -> list[dict[str, Any]]:
 
 def render(params: str | Path = "params.yaml") -> str:
     cfg = config.load(params)
+    raw = yaml.safe_load(Path(params).read_text())
     body = {
-        "stages": {stage_name(task, name): stage(task, name, cfg)
+        "stages": {stage_name(task, name): stage(task, name, cfg, raw)
                    for task in cfg.tasks for name in STAGES},
         "plots": [entry for task in cfg.tasks for entry in plots(task)],
     }

@@ -56,21 +56,3 @@ def resolve_params(spec: tasks.TaskSpec, defaults: dict[str, Any],
         raise BadInput(f"unknown param(s) {unknown} for task {spec.name}; it takes "
                        f"{sorted(defaults) or 'none'}")
     return {**defaults, **params}
-
-
-try:
-    import mlflow.pyfunc
-
-    class RnnlabModel(mlflow.pyfunc.PythonModel):
-        def load_context(self, context: Any) -> None:
-            self.spec, self.net, self.vocabs = load_model_dir(context.artifacts["model_dir"])
-            # the decode section at evaluate time (changing it does not retrain)
-            self.defaults = (context.model_config or {}).get("predict_params", {})
-
-        def predict(self, context: Any, model_input: Any, params: dict | None = None) -> Any:
-            inputs = self.spec.model_input(model_input)
-            return self.spec.predict(self.net, self.vocabs, inputs,
-                                     resolve_params(self.spec, self.defaults, params))
-
-except ImportError:  # serving without MLflow still works through load_model_dir
-    pass

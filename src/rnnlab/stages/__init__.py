@@ -17,6 +17,12 @@ def stage_name(task: str, stage: str) -> str:
     return f"{task}-{stage}"
 
 
+def split_stage_name(name: str) -> tuple[str, str]:
+    """`entity-train` -> ("entity", "train")."""
+    task, _, stage = name.rpartition("-")
+    return task, stage
+
+
 class StageError(RuntimeError):
     """A stage cannot run: its inputs are missing or did not pass validation."""
 
