@@ -1,75 +1,107 @@
-"""The task contract's extension points: a task's own settings dataclasses and vocab loaders."""
+"""Every registered task honours the TaskSpec contract (one parametrised test per task).
+
+A task that lacks something the stages, serving or dvc.yaml need fails here: a missing or
+mistyped SPEC field, a params section that does not load, a decode knob that serving would
+drop (no matching predict_params), a plot outside the task's folders, a requirement that is
+not installed."""
 
 from __future__ import annotations
 
-import json
-import sys
-import types
-from dataclasses import dataclass
+import dataclasses
+import importlib
+import inspect
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import pytest
 import yaml
+from helpers import REPO, tiny_params
 
 from rnnlab import config, tasks
-from rnnlab.config import ConfigError, ModelConfig
+from rnnlab.config import TaskConfig
+from rnnlab.tasks import STAGE_PARAMS, TaskSpec
+
+TASKS = tasks.available()
+# how many positional arguments each SPEC function is called with (by the stages / serving)
+ARITY = {"prepare": 2, "raw_inputs": 1, "checks": 2, "build_vocabs": 2, "load_vocab": 1,
+         "vocab_metrics": 2, "encode": 2, "net_config": 2, "build_net": 1, "objective": 3,
+         "loaders": 3, "evaluate": 6, "model_input": 1, "predict": 4, "predict_params": 1}
 
 
-@dataclass(frozen=True)
-class _Model(ModelConfig):
-    beam_size: int = 1
-
-
-@dataclass(frozen=True)
-class _Window:
-    input_len: int = 12
-
-    def save(self, path: Path) -> None:
-        Path(path).write_text(json.dumps({"input_len": self.input_len}))
-
-
-@pytest.fixture
-def fake_task(monkeypatch):
-    module = types.ModuleType("rnnlab.tasks.fake")
-    module.MODEL_CONFIG, module.VOCAB_CONFIG = _Model, _Window
-    module.load_vocab = lambda path: _Window(**json.loads(Path(path).read_text()))
-    monkeypatch.setitem(sys.modules, "rnnlab.tasks.fake", module)
-    return module
-
-
-def _params(tmp_path: Path, section: dict) -> Path:
+def _tiny(task: str, tmp_path: Path) -> TaskConfig:
+    raw = tiny_params(yaml.safe_load((REPO / "params.yaml").read_text()), [task])
     path = tmp_path / "params.yaml"
-    path.write_text(yaml.safe_dump({"tasks": ["fake"], "fake": {
-        "primary_metric": "dev/x", "data": {}, **section}}))
-    return path
+    path.write_text(yaml.safe_dump(raw))
+    return config.load(path).task(task)
 
 
-def test_a_task_types_its_own_sections(tmp_path, fake_task):
-    cfg = config.load(_params(tmp_path, {"model": {"beam_size": 4, "cell": "lstm"},
-                                         "vocab": {"input_len": 24}})).task("fake")
-    assert cfg.model == _Model(beam_size=4, cell="lstm")
-    assert cfg.vocab == _Window(input_len=24)
-    assert cfg.train == config.TrainConfig()  # no TRAIN_CONFIG: the generic one
+def test_every_configured_task_has_a_package():
+    assert set(config.load(REPO / "params.yaml").tasks) <= set(TASKS)
 
 
-def test_unknown_keys_still_fail_in_a_task_schema(tmp_path, fake_task):
-    with pytest.raises(ConfigError, match=r"fake\.model: unknown key\(s\) \['beam'\]"):
-        config.load(_params(tmp_path, {"model": {"beam": 4}}))
-    with pytest.raises(ConfigError, match=r"fake\.model\.cell must be one of"):
-        config.load(_params(tmp_path, {"model": {"cell": "transformer"}}))
+@pytest.mark.parametrize("task", TASKS)
+def test_spec_is_complete_and_callable_as_the_stages_call_it(task):
+    spec = tasks.get(task)
+    assert isinstance(spec, TaskSpec) and spec.name == task
+    for name, arity in ARITY.items():
+        fn = getattr(spec, name)
+        assert callable(fn), f"{task}: SPEC.{name} is not callable"
+        inspect.signature(fn).bind(*range(arity))  # TypeError if it takes other arguments
+    assert spec.primary_mode in ("max", "min")
+    assert set(spec.reads) <= set(STAGE_PARAMS), f"{task}: reads names an unknown stage"
+    for requirement in spec.requirements:
+        try:
+            version(requirement)
+        except PackageNotFoundError:
+            pytest.fail(f"{task}: requirement {requirement!r} is not installed")
 
 
-def test_vocabs_load_through_the_task_loader(tmp_path, fake_task):
-    _Window(36).save(tmp_path / "window.json")
-    assert tasks.load_vocabs(fake_task, tmp_path) == {"window": _Window(36)}
-    assert tasks.load_vocabs(fake_task, tmp_path, ["window"])["window"].input_len == 36
+@pytest.mark.parametrize("task", TASKS)
+def test_params_module_is_torch_free_typed_and_has_tiny_overrides(task):
+    module = importlib.import_module(f"rnnlab.tasks.{task}.params")
+    assert issubclass(module.CONFIG, TaskConfig)
+    assert isinstance(module.TINY, dict)
+    source = Path(module.__file__).read_text()
+    assert "import torch" not in source and "from torch" not in source
+    package_init = Path(module.__file__).with_name("__init__.py").read_text()
+    assert "import " not in package_init, f"{task}/__init__.py must not import anything"
 
 
-def test_overrides_set_nested_values_and_are_checked(tmp_path, fake_task):
-    path = _params(tmp_path, {"model": {"beam_size": 2}})
-    cfg = config.load_with_overrides(path, ["fake.model.beam_size=8", "seed=7"])
-    assert cfg.seed == 7 and cfg.task("fake").model.beam_size == 8
-    with pytest.raises(ConfigError, match="unknown key"):
-        config.load_with_overrides(path, ["fake.model.beams=8"])
-    with pytest.raises(ConfigError, match="KEY=VALUE"):
-        config.load_with_overrides(path, ["fake.model.beam_size"])
+@pytest.mark.parametrize("task", TASKS)
+def test_every_decode_knob_is_a_served_param(task, tmp_path):
+    """What evaluate decodes with, serving must accept (MLflow drops undeclared params)."""
+    cfg = _tiny(task, tmp_path)
+    spec = tasks.get(task)
+    defaults = spec.predict_params(cfg)
+    assert all(isinstance(v, bool | int | float | str) for v in defaults.values())
+    decode = getattr(cfg, "decode", None)
+    if decode is not None:
+        for f in dataclasses.fields(decode):
+            if f.name in defaults:
+                assert defaults[f.name] == getattr(decode, f.name), \
+                    f"{task}: predict_params' {f.name} default is not decode.{f.name}"
+        served = {f.name for f in dataclasses.fields(decode)} & set(defaults)
+        assert served, f"{task}: a decode section none of whose knobs serving takes"
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_stage_params_exist_in_the_task_config(task):
+    spec, cls = tasks.get(task), config.task_config_class(task)
+    own = {f.name for f in dataclasses.fields(cls)}
+    for stage, keys in spec.reads.items():
+        for key in keys:
+            assert key in own or key in ("seed", "trainer", "mlflow"), \
+                f"{task}: reads[{stage!r}] names {key!r}, not a section of {cls.__name__}"
+    assert "decode" not in spec.stage_params("train", cls), "train must not read decode"
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_plots_point_into_the_task_outputs(task):
+    for entry in tasks.get(task).plots:
+        if isinstance(entry, str):  # an image
+            assert entry.startswith(f"plots/{task}/"), f"{task}: plot {entry} outside its folder"
+            continue
+        for key, value in entry.items():
+            files = list(value.get("y", {})) if isinstance(value.get("y"), dict) else [key]
+            for path in files:
+                assert path.startswith(f"plots/{task}/"), f"{task}: plot {path} outside its folder"

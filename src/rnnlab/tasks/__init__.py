@@ -94,8 +94,9 @@ class TaskSpec:
     predict_params: Callable[[TaskConfig], dict[str, bool | int | float | str]]
     # the champion rule on params.yaml's primary_metric: higher (max) or lower (min) is better
     primary_mode: Literal["max", "min"] = "max"
-    # dvc.yaml top-level `plots:` entries for the task's outputs (paths relative to the repo)
-    plots: tuple[dict[str, Any], ...] = ()
+    # dvc.yaml top-level `plots:` entries for the task's outputs (paths relative to the repo):
+    # {path or title: {template, x, y, ...}} for tables, a path for an image
+    plots: tuple[dict[str, Any] | str, ...] = ()
     # extra pip packages the served model needs
     requirements: tuple[str, ...] = ()
     # per stage, the params sections it reads when they differ from STAGE_PARAMS

@@ -1,0 +1,137 @@
+"""Every registered task through the six stage functions, in process, on its tiny params: the
+one smoke test of the house (no DVC: tests/test_pipeline.py runs `dvc repro`).
+
+Also the device test: each task's network and objective run on a non-CPU device (`meta`
+here, CUDA in the `gpu` twin), so a tensor made on the CPU inside a net or a loss fails on a
+machine without a GPU."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from helpers import REPO, tiny_params
+
+from rnnlab import config, tasks
+from rnnlab.stages import STAGES, Paths
+from rnnlab.stages import run as run_stage
+from rnnlab.stages.common import read_encoded, read_vocabs
+
+TASKS = [t for t in tasks.available() if t in config.load(REPO / "params.yaml").tasks]
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory) -> Path:
+    """A folder holding tiny params of every task; every stage of every task run in it."""
+    root = tmp_path_factory.mktemp("stages")
+    raw = tiny_params(yaml.safe_load((REPO / "params.yaml").read_text()), TASKS)
+    (root / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    old, saved = Path.cwd(), {k: os.environ.pop(k) for k in list(os.environ)
+                              if k.startswith("MLFLOW_TRACKING")}
+    os.chdir(root)
+    try:
+        for task in TASKS:
+            for stage in STAGES:
+                run_stage(stage, task, root / "params.yaml")
+        yield root
+    finally:
+        os.chdir(old)
+        os.environ.update(saved)
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_every_stage_writes_its_outputs(workdir, task):
+    paths = Paths(task)
+    cfg = config.load(workdir / "params.yaml").task(task)
+    for split in ("train", "dev", "test"):
+        assert (workdir / paths.prepared / f"{split}.parquet").is_file()
+        assert (workdir / paths.encoded / f"{split}.pt").is_file()
+    assert json.loads((workdir / paths.validation / "summary.json").read_text())["success"]
+    assert sorted(p.name for p in (workdir / paths.model).iterdir()) == \
+        ["model.pt", "net.json", "vocab"]  # nothing but the weights' own files
+    metrics = json.loads((workdir / paths.metrics).read_text())
+    assert cfg.primary_metric in metrics
+    assert all(isinstance(v, int | float) for v in metrics.values())
+    assert (workdir / paths.evaluation / "training.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_evaluate_logs_to_the_training_run_and_registers_a_champion(workdir, task):
+    import mlflow
+
+    from rnnlab import tracking
+
+    cfg = config.load(workdir / "params.yaml")
+    tracking.setup(cfg.mlflow, task)
+    client = mlflow.MlflowClient()
+    version = client.get_model_version_by_alias(tracking.model_name(task), "champion")
+    run = client.get_run(version.run_id)
+    assert run.data.tags["rnnlab.task"] == task
+    assert tracking.WEIGHTS_TAG in run.data.tags  # the training's run, found by its weights
+    assert cfg.task(task).primary_metric.replace("@", "_") in run.data.metrics
+    info = mlflow.models.get_model_info(f"models:/{tracking.model_name(task)}@champion")
+    declared = {p.name for p in info.signature.params.params} if info.signature else set()
+    assert declared == set(tasks.get(task).predict_params(cfg.task(task)))
+
+
+def _batch_on(device: str, workdir: Path, task: str, cell: str | None = None):
+    """(net, objective, first training batch) of the task, all on `device`."""
+    spec = tasks.get(task)
+    cfg = config.load(workdir / "params.yaml").task(task)
+    if cell is not None:
+        cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, cell=cell))
+    paths = Paths(task)
+    old = Path.cwd()
+    os.chdir(workdir)
+    try:
+        vocabs, encoded = read_vocabs(spec, paths), read_encoded(paths)
+    finally:
+        os.chdir(old)
+    torch.manual_seed(0)
+    net = spec.build_net(spec.net_config(cfg, vocabs))
+    objective = spec.objective(cfg, net, vocabs)
+    batch = next(iter(spec.loaders(cfg, encoded, 0)[0]))
+    moved = {k: v.to(device) for k, v in batch.items()}
+    return net.to(device), objective.to(device), moved
+
+
+MISMATCH = ("is not on the expected device", "Expected all tensors to be on the same device",
+            "expected device", "found at least two devices")
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_net_and_loss_run_on_another_device(workdir, task):
+    """On `meta` (no data): the lecture's cell, so that no packed-sequence kernel needs data.
+    A meta tensor cannot be read, so a step that reads values (`.item()`, `.tolist()`) ends
+    the test early; a tensor made on the CPU fails it."""
+    net, objective, batch = _batch_on("meta", workdir, task, cell="simple")
+    for step in ("loss", "dev_step"):
+        objective.train(step == "loss")
+        try:
+            getattr(objective, step)(net, batch)
+        except (RuntimeError, NotImplementedError) as err:
+            if any(m in str(err) for m in MISMATCH):
+                raise AssertionError(f"{task}: {step} mixes devices: {err}") from err
+            if "meta" not in str(err) and "no data" not in str(err):
+                raise
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("task", TASKS)
+def test_net_and_loss_run_on_cuda(workdir, task):
+    net, objective, batch = _batch_on("cuda", workdir, task)
+    objective.train()
+    loss = objective.loss(net, batch)
+    loss.backward()
+    assert loss.device.type == "cuda" and torch.isfinite(loss)
+    objective.eval()
+    with torch.no_grad():
+        dev_loss, outputs = objective.dev_step(net, batch)
+    objective.dev_metrics([outputs])
+    assert torch.isfinite(dev_loss)
