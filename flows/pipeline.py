@@ -206,8 +206,8 @@ def push_outputs(root: str, stages: list[str]) -> str:
     return proc.stdout.strip()
 
 
-def _mlflow_uri(root: Path, cfg: rnnlab_config.Config) -> str:
-    uri = os.environ.get("MLFLOW_TRACKING_URI") or cfg.mlflow.tracking_uri
+def _mlflow_uri(root: Path, mlflow: rnnlab_config.MlflowConfig) -> str:
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or mlflow.tracking_uri
     path = uri.removeprefix("sqlite:///")
     if uri.startswith("sqlite:///") and not os.path.isabs(path):
         uri = f"sqlite:///{root / path}"  # the store is relative to the repository root
@@ -223,8 +223,9 @@ def summarize(root: str, tasks: list[str], outcomes: dict[str, dict]) -> dict[st
     from rnnlab.tracking import model_name
 
     base = Path(root)
-    cfg = rnnlab_config.load(base / "params.yaml")
-    uri = _mlflow_uri(base, cfg)
+    raw = read_params(base)  # only the keys it reads: the stages have checked the whole file
+    uri = _mlflow_uri(base, rnnlab_config.build(rnnlab_config.MlflowConfig, raw.get("mlflow"),
+                                                "params.yaml:mlflow"))
     store = uri.removeprefix("sqlite:///") if uri.startswith("sqlite:///") else None
     client = None if store and not Path(store).exists() else MlflowClient(uri, registry_uri=uri)
     result: dict[str, Any] = {}
@@ -237,7 +238,7 @@ def summarize(root: str, tasks: list[str], outcomes: dict[str, dict]) -> dict[st
         try:
             if client is not None:
                 version = client.get_model_version_by_alias(model_name(name), "champion")
-                metric = cfg.task(name).primary_metric
+                metric = (raw.get(name) or {}).get("primary_metric")
                 champion = {"name": model_name(name), "version": int(version.version),
                             "run_id": version.run_id, metric: version.tags.get(metric)}
         except MlflowException:  # no model registered yet

@@ -24,16 +24,16 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_CRON = "0 2 * * *"  # nightly, 02:00
 DEPLOYMENT = "nightly"
 
 
 def schedule_settings(root: Path = ROOT) -> dict:
     """params.yaml `schedule`: {cron, timezone}; nightly at 02:00 UTC unless set."""
+    from rnnlab.config import ScheduleConfig, build
+
     raw = yaml.safe_load((root / "params.yaml").read_text()) or {}
-    section = raw.get("schedule") or {}
-    return {"cron": str(section.get("cron") or DEFAULT_CRON),
-            "timezone": section.get("timezone") or "UTC"}
+    section = build(ScheduleConfig, raw.get("schedule"), "params.yaml:schedule")
+    return {"cron": section.cron, "timezone": section.timezone}
 
 
 def healthy(api_url: str, timeout: float = 2.0) -> bool:

@@ -4,13 +4,12 @@ Each task's tiny params are its package's own (`rnnlab.tasks.<task>.params.TINY`
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
-
-import importlib
 
 import pandas as pd
 import yaml

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import REPO, tiny_params
 
+from helpers import REPO, tiny_params
 from rnnlab import config, tasks
 from rnnlab.config import TaskConfig
 from rnnlab.tasks import STAGE_PARAMS, TaskSpec

@@ -91,33 +91,44 @@ def registry(root: Path) -> dict[str, object]:
 
 
 def test_stage_graph_is_dvc_yaml_one_independent_chain_per_task(pipeline, tmp_path: Path):
+    from rnnlab import dag
+
     (tmp_path / ".dvc").mkdir()
-    for f in ("dvc.yaml", ".dvc/config"):
-        (tmp_path / f).write_text((REPO / f).read_text())
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"tasks": ["entity", "pos"]}))
+    (tmp_path / ".dvc/config").write_text((REPO / ".dvc/config").read_text())
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(dict(raw, tasks=["entity", "review"])))
+    (tmp_path / "dvc.yaml").write_text(dag.render(tmp_path / "params.yaml"))
     subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
-    names = list(yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"])
 
     graph = pipeline.stage_graph(tmp_path)
-    assert sorted(graph) == sorted(f"{s}@{t}" for s in names for t in ("entity", "pos"))
+    assert sorted(graph) == sorted(f"{t}-{s}" for s in STAGES for t in ("entity", "review"))
     order = list(graph)
     for stage, upstream in graph.items():
-        task = stage.rpartition("@")[2]
-        assert all(u.endswith(f"@{task}") for u in upstream), (stage, upstream)  # independent
+        task = stage.partition("-")[0]
+        assert all(u.startswith(f"{task}-") for u in upstream), (stage, upstream)  # independent
         assert all(order.index(u) < order.index(stage) for u in upstream)
-    assert graph["prepare@pos"] == []
-    assert "encode@pos" in graph["train@pos"] and "train@pos" in graph["evaluate@pos"]
-    assert list(pipeline.stage_graph(tmp_path, ["pos"])) == [f"{s}@pos" for s in names]
+    assert graph["review-prepare"] == []
+    assert "review-encode" in graph["review-train"] and "review-train" in graph["review-evaluate"]
+    assert list(pipeline.stage_graph(tmp_path, ["review"])) == [f"review-{s}" for s in STAGES]
     with pytest.raises(ValueError, match=r"not in params\.yaml"):
         pipeline.stage_graph(tmp_path, ["nope"])
 
 
-def test_retries_with_backoff_except_validate(pipeline):
-    assert pipeline.run_stage.retries == pipeline.RETRIES > 0
-    assert pipeline.run_stage.retry_delay_seconds == pipeline.RETRY_DELAYS
-    assert sorted(pipeline.RETRY_DELAYS) == pipeline.RETRY_DELAYS  # backoff
-    failed = pipeline.StageFailed("train@entity", "ERROR: failed to run: x, exited with 1")
-    config = pipeline.StageFailed("train@entity", "ERROR: failed to run: x, exited with 2")
+def _toy_repo(root: Path, stages: dict) -> dict[str, str]:
+    """A DVC repository of shell stages (no rnnlab task) for the flow's own behaviour."""
+    (root / ".dvc").mkdir()
+    (root / ".dvc/config").write_text("[core]\n    analytics = false\n")
+    (root / "dvc.yaml").write_text(yaml.safe_dump({"stages": stages}))
+    tasks = sorted({name.partition("-")[0] for name in stages})
+    (root / "params.yaml").write_text(yaml.safe_dump({"tasks": tasks}))
+    env = clean_env(root)
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True, env=env)
+    return env
+
+
+def test_a_failed_exit_is_retried_but_a_settings_error_is_not(pipeline):
+    failed = pipeline.StageFailed("entity-train", "ERROR: failed to run: x, exited with 1")
+    config = pipeline.StageFailed("entity-train", "ERROR: failed to run: x, exited with 2")
 
     class State:
         def __init__(self, err):
@@ -132,13 +143,32 @@ def test_retries_with_backoff_except_validate(pipeline):
 
 
 @pytest.mark.slow
+def test_a_flaky_stage_is_retried_and_a_failed_validate_is_not(pipeline, harness,
+                                                               tmp_path: Path):
+    flaky = "test -f tried || (touch tried && exit 1); echo ok > flaky.txt"
+    _toy_repo(tmp_path, {
+        "a-train": {"cmd": flaky, "outs": ["flaky.txt"]},
+        "b-validate": {"cmd": "exit 1", "outs": ["never.txt"]},
+    })
+    state = pipeline.rnn_pipeline(repo=str(tmp_path), tasks=["a"], return_state=True)
+    assert state.is_completed(), state.message
+    runs = task_runs(str(state.state_details.flow_run_id))
+    assert runs["a-train"].run_count == 2  # failed once, retried after the first delay
+    assert (tmp_path / "flaky.txt").read_text() == "ok\n"
+    state = pipeline.rnn_pipeline(repo=str(tmp_path), tasks=["b"], return_state=True)
+    assert state.is_failed()
+    runs = task_runs(str(state.state_details.flow_run_id))
+    assert runs["b-validate"].run_count == 1  # a verdict on the data: never retried
+
+
+@pytest.mark.slow
 def test_flow_runs_every_stage_through_dvc_and_tags_mlflow(pipeline, harness, flow_repo: Path):
     state = pipeline.rnn_pipeline(repo=str(flow_repo), return_state=True)
     assert state.is_completed(), state.message
     result = state.result()
     run_id = result["flow_run_id"]
     info = result["tasks"]["entity"]
-    assert result["trained"] is True and result["ran"] == [f"{s}@entity" for s in STAGES]
+    assert result["trained"] is True and result["ran"] == [f"entity-{s}" for s in STAGES]
     assert info["ran"] == STAGES
     assert info["metrics"] == json.loads((flow_repo / "metrics/entity.json").read_text())
     assert 0 <= info["metrics"]["test/entity_f1"] <= 1
@@ -146,7 +176,7 @@ def test_flow_runs_every_stage_through_dvc_and_tags_mlflow(pipeline, harness, fl
 
     runs = task_runs(run_id)
     assert {name: run.state.type.value for name, run in runs.items()} == {
-        **{f"{s}@entity": "COMPLETED" for s in STAGES}, "summary": "COMPLETED"}
+        **{f"entity-{s}": "COMPLETED" for s in STAGES}, "summary": "COMPLETED"}
     from prefect.client.orchestration import get_client
 
     with get_client(sync_client=True) as client:
@@ -157,12 +187,12 @@ def test_flow_runs_every_stage_through_dvc_and_tags_mlflow(pipeline, harness, fl
     store = registry(flow_repo)
     assert store["champion"] == "1" and store["versions"] == ["1"]
     assert len(store["runs"]) == 1 and store["runs"][0]["prefect.flow_run_id"] == run_id
-    assert store["runs"][0]["dvc.stage"] == "evaluate@entity"
+    assert store["runs"][0]["dvc.stage"] == "entity-evaluate"
     assert info["champion"]["run_id"] == store["champion_run"]
 
     assert "up to date" in sh(flow_repo, "dvc", "status").stdout
     lock = yaml.safe_load((flow_repo / "dvc.lock").read_text())["stages"]
-    assert sorted(lock) == sorted(f"{s}@entity" for s in STAGES)
+    assert sorted(lock) == sorted(f"entity-{s}" for s in STAGES)
 
 
 @pytest.mark.slow
@@ -196,11 +226,11 @@ def test_planted_validation_failure_fails_the_flow_and_keeps_the_champion(pipeli
 
     run_id = str(state.state_details.flow_run_id)
     runs = task_runs(run_id)
-    assert runs["prepare@entity"].state.is_completed()
-    assert runs["validate@entity"].state.is_failed()
-    assert runs["validate@entity"].run_count == 1  # a failed validation is not retried
+    assert runs["entity-prepare"].state.is_completed()
+    assert runs["entity-validate"].state.is_failed()
+    assert runs["entity-validate"].run_count == 1  # a failed validation is not retried
     for stage in STAGES[2:]:
-        assert stage + "@entity" not in runs or not runs[stage + "@entity"].state.is_completed()
+        assert f"entity-{stage}" not in runs or not runs[f"entity-{stage}"].state.is_completed()
     logs = flow_logs(run_id, "I-Specis")
     assert "Validation failed for task 'entity'" in logs
     assert "tags only from" in logs and "I-Specis" in logs
@@ -212,22 +242,15 @@ def test_independent_chains_run_at_the_same_time_safely_under_dvc(pipeline, harn
                                                                   tmp_path: Path):
     """Two tasks' chains of sleeping stages: their stages overlap in time, and DVC's repository
     lock (held by each `dvc repro` only around its bookkeeping) records all of them."""
-    (tmp_path / ".dvc").mkdir()
-    (tmp_path / ".dvc/config").write_text("[core]\n    analytics = false\n")
     stamp = "python -c \"import time; print(time.time())\""
-    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"stages": {
-        "first": {"foreach": "${tasks}", "do": {
-            "cmd": f"{stamp} > first_${{item}}.txt && sleep 3 && {stamp} >> first_${{item}}.txt",
-            "outs": ["first_${item}.txt"]}},
-        "second": {"foreach": "${tasks}", "do": {
-            "cmd": "cp first_${item}.txt second_${item}.txt",
-            "deps": ["first_${item}.txt"], "outs": ["second_${item}.txt"]}},
-    }}))
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump({
-        "tasks": ["a", "b"], "a": {"primary_metric": "m", "data": {}},
-        "b": {"primary_metric": "m", "data": {}}}))
-    env = clean_env(tmp_path)
-    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True, env=env)
+    stages = {}
+    for t in ("a", "b"):
+        stages[f"{t}-first"] = {
+            "cmd": f"{stamp} > first_{t}.txt && sleep 3 && {stamp} >> first_{t}.txt",
+            "outs": [f"first_{t}.txt"]}
+        stages[f"{t}-second"] = {"cmd": f"cp first_{t}.txt second_{t}.txt",
+                                 "deps": [f"first_{t}.txt"], "outs": [f"second_{t}.txt"]}
+    env = _toy_repo(tmp_path, stages)
 
     result = pipeline.rnn_pipeline(repo=str(tmp_path))
     assert result["tasks"]["a"]["ran"] == ["first", "second"]
@@ -236,7 +259,7 @@ def test_independent_chains_run_at_the_same_time_safely_under_dvc(pipeline, harn
                           for t in ("a", "b"))
     assert a0 < b1 and b0 < a1, "the two chains' first stages did not overlap"
     lock = yaml.safe_load((tmp_path / "dvc.lock").read_text())["stages"]
-    assert sorted(lock) == ["first@a", "first@b", "second@a", "second@b"]
+    assert sorted(lock) == ["a-first", "a-second", "b-first", "b-second"]
     status = subprocess.run([sys.executable, "-m", "dvc", "status"], cwd=tmp_path, env=env,
                             capture_output=True, text=True)
     assert "up to date" in status.stdout, status.stdout + status.stderr

@@ -3,6 +3,7 @@ MLflow store and DVC remote (the user's mlruns/ and remote are never touched).""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -21,8 +22,8 @@ def repo(tmp_path_factory) -> Path:
 
 def test_repro_runs_every_stage_and_registers_a_champion(repo: Path):
     out = sh(repo, "dvc", "repro")
-    assert ran(out, "entity") == [f"{s}@entity" for s in STAGES]
-    assert ran(out, "review") == [f"{s}@review" for s in STAGES]
+    assert ran(out, "entity") == [f"entity-{s}" for s in STAGES]
+    assert ran(out, "review") == [f"review-{s}" for s in STAGES]
     assert len(ran(out)) == 2 * len(STAGES)
     metrics = yaml.safe_load((repo / "metrics/entity.json").read_text())
     for key in ("test/entity_f1", "test/entity_precision", "test/entity_recall", "test/token_f1",
@@ -32,7 +33,7 @@ def test_repro_runs_every_stage_and_registers_a_champion(repo: Path):
     assert 0 <= metrics["test/entity_f1"] <= 1
     for path in ("data/validation/entity/summary.json",
                  "data/validation/entity/data_docs/index.html", "data/vocab/entity/tokens.json",
-                 "models/entity/model.pt", "models/entity/checkpoints/best.ckpt",
+                 "models/entity/model.pt",
                  "plots/entity/training.csv", "plots/entity/evaluation/confusion.csv",
                  "plots/entity/evaluation/confusion.png",
                  "plots/entity/evaluation/training.png", "dvc.lock"):
@@ -59,7 +60,6 @@ def test_review_task_runs_through_the_same_stages(repo: Path):
             "m = mlflow.pyfunc.load_model('models:/rnnlab-review@champion');"
             " print(json.dumps(m.predict(['The research problem is very important , but I "
             "doubt that the evaluation is convincing .'])))")
-    import json
 
     result = json.loads(sh(repo, sys.executable, "-c", code).stdout.strip().splitlines()[-1])
     assert result[0]["label"] in ("accept", "minor", "major", "reject")
@@ -73,11 +73,37 @@ def test_second_repro_does_nothing(repo: Path):
     assert "up to date" in sh(repo, "dvc", "status").stdout
 
 
+def _status(repo: Path) -> set[str]:
+    """Stages `dvc status` says changed."""
+    out = sh(repo, "dvc", "status", "--json").stdout
+    return set(json.loads(out[out.index("{"):]))
+
+
+def test_editing_one_task_changes_only_its_stages_and_a_shared_file_its_importers(repo: Path):
+    entity_file = repo / "src/rnnlab/tasks/entity/model.py"
+    shared_file = repo / "src/rnnlab/tracking.py"  # imported by train and evaluate only
+    for path in (entity_file, shared_file):
+        original = path.read_text()
+        path.write_text(original + "# touched\n")
+        try:
+            changed = _status(repo)
+        finally:
+            path.write_text(original)
+        if path == entity_file:
+            assert changed == {f"entity-{s}" for s in STAGES}, changed
+        else:
+            assert changed == {f"{t}-{s}" for t in ("entity", "review")
+                               for s in ("train", "evaluate")}, changed
+    (repo / "data/raw/review/another-corpus").mkdir(parents=True)
+    (repo / "data/raw/review/another-corpus/reviews.csv").write_text("text,label\n")
+    assert _status(repo) == set()  # a corpus no stage reads invalidates nothing
+    assert "up to date" in sh(repo, "dvc", "status").stdout
+
+
 def test_champion_answers_raw_text(repo: Path):
     code = ("import mlflow, json; mlflow.set_tracking_uri('sqlite:///mlruns/mlflow.db'); "
             "m = mlflow.pyfunc.load_model('models:/rnnlab-entity@champion');"
             " print(json.dumps(m.predict(['in the forest there are Panthera leo'])))")
-    import json
 
     result = json.loads(sh(repo, sys.executable, "-c", code).stdout.strip().splitlines()[-1])
     assert result[0]["tokens"] == ["in", "the", "forest", "there", "are", "Panthera", "leo"]
@@ -88,7 +114,7 @@ def test_champion_answers_raw_text(repo: Path):
 
 def test_experiment_changing_one_param_reruns_only_what_depends_on_it(repo: Path):
     out = sh(repo, "dvc", "exp", "run", "-S", "entity.train.lr=0.01")
-    assert ran(out) == ["train@entity", "evaluate@entity"]
+    assert ran(out) == ["entity-train", "entity-evaluate"]
     assert "entity.train.lr" in sh(repo, "dvc", "params", "diff").stdout
     assert "test/entity_f1" in sh(repo, "dvc", "metrics", "show").stdout
     sh(repo, "dvc", "plots", "show", "-o", str(repo.parent / "plots-html"))
@@ -116,9 +142,15 @@ def test_bad_corpus_stops_at_validate_and_keeps_the_champion(repo: Path):
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["entity"]["data"].update(source="conll", path="data/raw/entity/bad")
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    out = sh(repo, "dvc", "repro", check=False)  # dvc.yaml does not yet track the corpus
+    assert out.returncode != 0 and "run `rnnlab dag`" in out.stderr + out.stdout
+    assert ran(out) == ["entity-prepare"]
+    sh(repo, "rnnlab", "dag")
+    prepare = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]["entity-prepare"]
+    assert "data/raw/entity/bad" in prepare["deps"]
     out = sh(repo, "dvc", "repro", check=False)
     assert out.returncode != 0
-    assert ran(out) == ["prepare@entity", "validate@entity"]  # review is up to date
+    assert ran(out) == ["entity-prepare", "entity-validate"]  # review is up to date
     text = out.stdout + out.stderr
     assert "Validation failed for task 'entity'" in text
     assert "tags only from" in text and "I-Specis" in text

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from helpers import REPO, tiny_params
 
+from helpers import REPO, tiny_params
 from rnnlab import config, tasks
 from rnnlab.stages import STAGES, Paths
 from rnnlab.stages import run as run_stage

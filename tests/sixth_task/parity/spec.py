@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import torch
+from rnnlab.tasks.parity.checks import checks
+from rnnlab.tasks.parity.data import generate
+from rnnlab.tasks.parity.model import ParityNet, ParityObjective
 
 from rnnlab import serving
 from rnnlab.nn.encoding import pad
 from rnnlab.nn.loop import loader
 from rnnlab.tasks import Evaluation, TaskSpec
-from rnnlab.tasks.parity.checks import checks
-from rnnlab.tasks.parity.data import generate
-from rnnlab.tasks.parity.model import ParityNet, ParityObjective
 from rnnlab.vocab import Vocabulary
 
 
