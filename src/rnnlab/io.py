@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -65,3 +66,9 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def file_digest(path: str | Path) -> str:
+    """SHA-256 of a file's bytes (e.g. a model's weights: the key between a training run and
+    its evaluation)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

@@ -14,12 +14,11 @@ import pytorch_lightning as pl
 
 from rnnlab import plots, tracking
 from rnnlab.config import Config
-from rnnlab.io import atomic_dir, read_json, write_json
+from rnnlab.io import atomic_dir, file_digest, read_json, write_json
 from rnnlab.nn.loop import set_threads
 from rnnlab.serving import load_model_dir
 from rnnlab.stages import Paths
 from rnnlab.stages.common import read_encoded, read_frames, require_valid
-from rnnlab.stages.train import weights_digest
 from rnnlab.tasks import TaskSpec
 
 PYFUNC = Path(__file__).resolve().parents[1] / "pyfunc_model.py"
@@ -54,7 +53,7 @@ def run(spec: TaskSpec, cfg: Config) -> None:
         (out / "examples.txt").write_text("\n".join(result.examples) + "\n")
 
     tracking.setup(cfg.mlflow, task)
-    run_id = tracking.training_run(task, weights_digest(paths.model))
+    run_id = tracking.training_run(task, file_digest(paths.model / "model.pt"))
     defaults = spec.predict_params(tc)
     with mlflow.start_run(run_id=run_id, tags=tracking.run_tags(task, "evaluate")):
         mlflow.log_metrics({k.replace("@", "_"): float(v) for k, v in metrics.items()})

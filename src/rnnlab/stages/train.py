@@ -6,10 +6,8 @@ SHA-256; evaluate finds it by that tag and adds to it."""
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import time
-from pathlib import Path
 
 import pandas as pd
 import pytorch_lightning as pl
@@ -17,16 +15,11 @@ import torch
 
 from rnnlab import tracking
 from rnnlab.config import Config
-from rnnlab.io import atomic_dir, atomic_path, write_json
+from rnnlab.io import atomic_dir, atomic_path, file_digest, write_json
 from rnnlab.nn.loop import set_threads, train
 from rnnlab.stages import Paths
 from rnnlab.stages.common import read_encoded, read_vocabs, require_valid
 from rnnlab.tasks import TaskSpec
-
-
-def weights_digest(model_dir: str | Path) -> str:
-    """SHA-256 of a model folder's weights: the key between a training and its evaluation."""
-    return hashlib.sha256((Path(model_dir) / "model.pt").read_bytes()).hexdigest()
 
 
 def run(spec: TaskSpec, cfg: Config) -> None:
@@ -62,7 +55,7 @@ def run(spec: TaskSpec, cfg: Config) -> None:
             write_json(out / "net.json", {"task": task, "config": net_config,
                                           "vocabs": sorted(vocabs)})
             shutil.copytree(paths.vocab, out / "vocab")
-            digest = weights_digest(out)
+            digest = file_digest(out / "model.pt")
         mlflow.set_tag(tracking.WEIGHTS_TAG, digest)
     curve = pd.DataFrame(module.history)
     with atomic_path(paths.plots / "training.csv") as tmp:
