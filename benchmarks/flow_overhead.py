@@ -55,7 +55,7 @@ def metrics(root: Path, tasks: list[str]) -> dict[str, float]:
 
 def main() -> None:
     tasks = sys.argv[1:] or yaml.safe_load((REPO / "params.yaml").read_text())["tasks"]
-    targets = [f"{s}@{t}" for t in tasks for s in STAGES]
+    targets = [f"{t}-{s}" for t in tasks for s in STAGES]
     task_args = [a for t in tasks for a in ("--task", t)]
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "repo"

@@ -43,7 +43,7 @@ def main() -> None:
             subprocess.run(["git", "init", "-q"], cwd=root, check=True)
             stages, start, last = {}, time.perf_counter(), None
             proc = subprocess.Popen(["dvc", "repro", "--single-item", *[
-                f"{s}@{task}" for s in ("prepare", "validate", "vocab", "encode", "train",
+                f"{task}-{s}" for s in ("prepare", "validate", "vocab", "encode", "train",
                                         "evaluate")]], cwd=root, env=env, text=True,
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
             assert proc.stdout is not None
