@@ -8,7 +8,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: run test test-fast lint ui bench schedule clean
+.PHONY: run test test-fast lint dag ui bench schedule clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ test-fast: $(VENV)/.installed  ## unit tests only
 
 lint: $(VENV)/.installed
 	ruff check src tests flows benchmarks
+
+dag: $(VENV)/.installed  ## regenerate dvc.yaml from the task registry and params.yaml
+	rnnlab dag
 
 ui: $(VENV)/.installed  ## the MLflow UI on this project's store, http://127.0.0.1:5000
 	mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --host 127.0.0.1 --port 5000
