@@ -262,7 +262,9 @@ def load_with_overrides(path: str | Path, assignments: list[str],
     """params.yaml with `a.b.c=value` overrides, for the measurement CLIs that run outside
     DVC; `tasks` narrows the list."""
     raw = override(yaml.safe_load(Path(path).read_text()) or {}, assignments)
-    if tasks is not None:
+    if tasks is not None:  # the other tasks' sections go too (they would be unknown keys)
+        others = set(raw.get("tasks") or []) - set(tasks)
+        raw = {k: v for k, v in raw.items() if k not in others}
         raw["tasks"] = list(tasks)
     with tempfile.TemporaryDirectory() as tmp:
         copy = Path(tmp) / "params.yaml"
