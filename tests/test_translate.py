@@ -1,14 +1,15 @@
-"""The encoder–decoder translate task: tokeniser, readers and grouped split, the built-in
-grammar, the EncoderDecoder network (shapes, padding, teacher forcing, greedy and beam search,
-overfitting a batch), validation catching each planted fault with its rows named, the
-baselines, serving, and `dvc repro` of the task end to end."""
+"""The encoder–decoder translate task (rnnlab.tasks.translate): typed params, tokeniser,
+readers and grouped split, the built-in grammar, the EncoderDecoder network (shapes, padding,
+teacher forcing, greedy and beam search, overfitting a batch), the objective on the one
+training loop, validation catching each planted fault with its rows named, the baselines,
+evaluate, and serving with its decode params."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import re
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -16,35 +17,85 @@ import pytest
 import torch
 import yaml
 
-from helpers import champion, make_repo, ran, sh
-from rnnlab import config
-from rnnlab.data import builtin_translate as grammar
-from rnnlab.data.translation import (
-    detokenize,
-    groups,
-    read_pairs,
-    split_pairs,
-    tokenize,
+from rnnlab import serving, tasks
+from rnnlab.config import ConfigError, TrainerConfig, build
+from rnnlab.nn.encoding import pad
+from rnnlab.nn.loop import train
+from rnnlab.tasks.translate import grammar
+from rnnlab.tasks.translate.data import detokenize, groups, read_pairs, split_pairs, tokenize
+from rnnlab.tasks.translate.encoding import build_vocabs, encode, vocab_metrics
+from rnnlab.tasks.translate.evaluate import WordByWord, copy_baseline, evaluate
+from rnnlab.tasks.translate.model import (
+    EncoderDecoder,
+    TranslateObjective,
+    build_net,
+    collate_pairs,
+    loaders,
+    net_config,
+    objective,
+    pair_loader,
+    summed_ce,
 )
-from rnnlab.lightning import Seq2SeqModule, collate_pairs, fit, pair_loader, summed_ce
-from rnnlab.nn.architectures import EncoderDecoder
-from rnnlab.tasks import translate
+from rnnlab.tasks.translate.params import CONFIG, TINY
+from rnnlab.tasks.translate.serve import predict, predict_params
 from rnnlab.validation import ValidationFailed, validate
 
+SPEC = tasks.get("translate")
+ROOT = Path(__file__).resolve().parents[1]
+CPU = TrainerConfig(accelerator="cpu")
 
-def task_config(**sections) -> config.TaskConfig:
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """One CPU thread, as params.yaml's trainer.threads: small RNN batches run fastest so."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def task_config(**sections):
+    """CONFIG with small data and net; `sections` update the named sub-sections."""
     base = {"primary_metric": "dev/bleu",
-            "data": {"source": "builtin", "direction": {"source": "it", "target": "en"},
-                     "builtin": {"n_train": 200, "n_dev": 40, "n_test": 40}},
+            "data": {"builtin": {"n_train": 200, "n_dev": 40, "n_test": 40}},
             "validation": {"max_tokens": 30, "max_length_ratio": 3.0},
-            "vocab": {},
-            "model": {"hidden_size": 16, "embedding_dim": 8, "beam_size": 3, "max_len": 20},
-            "train": {"max_epochs": 1, "batch_size": 32, "patience": 1, "threads": 1,
-                      "accelerator": "cpu"},
-            "baselines": {"word_by_word": {"iterations": 3}}}
+            "model": {"hidden_size": 16, "embedding_dim": 8, "max_len": 20},
+            "train": {"max_epochs": 1, "batch_size": 32, "patience": 1},
+            "baselines": {"word_by_word": {"iterations": 3}},
+            "decode": {"beam_size": 3, "max_len": 20}}
     for key, value in sections.items():
         base[key] = {**base.get(key, {}), **value} if isinstance(value, dict) else value
-    return config._task_config("translate", base)
+    return build(CONFIG, {"name": "translate", **base}, "params.yaml:translate")
+
+
+def _merge(base: dict, extra: dict) -> dict:
+    for k, v in extra.items():
+        base[k] = _merge(dict(base.get(k, {})), v) if isinstance(v, dict) else v
+    return base
+
+
+# ---------------------------------------------------------------- params
+
+
+def test_defaults_are_the_params_yaml_section_and_tiny_builds():
+    section = yaml.safe_load((ROOT / "params.yaml").read_text())["translate"]
+    cfg = build(CONFIG, {"name": "translate", **section}, "params.yaml:translate")
+    assert cfg == CONFIG(name="translate", primary_metric="dev/bleu")
+    assert predict_params(cfg) == {"beam_size": 5, "length_penalty": 1.0, "max_len": 50}
+    tiny = build(CONFIG, {"name": "translate", **_merge(section, TINY)}, "translate")
+    assert tiny.data.builtin.n_train == 300 and tiny.decode.beam_size == 2
+
+
+def test_decoding_knobs_live_in_decode_and_train_does_not_read_it():
+    with pytest.raises(ConfigError, match=r"translate\.model\.beam_size: unknown key"):
+        task_config(model={"beam_size": 4})
+    with pytest.raises(ConfigError, match=r"translate\.decode\.beam_size must be int"):
+        task_config(decode={"beam_size": "wide"})
+    with pytest.raises(ConfigError, match=r"translate\.data\.source must be one of"):
+        task_config(data={"source": "europarl"})
+    assert "translate.decode" not in SPEC.stage_params("train", CONFIG)
+    assert "translate.decode" in SPEC.stage_params("evaluate", CONFIG)
+    assert "translate.model" not in SPEC.stage_params("evaluate", CONFIG)
 
 
 TATOEBA = ("eng\tita\tThe black cat eats the fish.\tIl gatto nero mangia il pesce.\n"
@@ -183,13 +234,13 @@ def test_grammar_exercises_order_agreement_and_dropped_pronouns():
 
 def test_vocabularies_have_target_specials_and_round_trip(tmp_path: Path):
     cfg = task_config()
-    frames = translate.prepare(cfg, 0)
-    vocabs = translate.build_vocabs(frames["train"], cfg.vocab)
+    frames = SPEC.prepare(cfg, 0)
+    vocabs = build_vocabs(frames["train"], cfg.vocab)
     assert vocabs["target"].itos[:4] == ["<pad>", "<unk>", "<bos>", "<eos>"]
     assert "<bos>" not in vocabs["source"].stoi
     vocabs["target"].save(tmp_path / "target.json")
-    assert translate.Vocabulary.load(tmp_path / "target.json").itos == vocabs["target"].itos
-    enc = translate.encode(frames["dev"], vocabs)
+    assert SPEC.load_vocab(tmp_path / "target.json").itos == vocabs["target"].itos
+    enc = encode(frames, vocabs)["dev"]
     n, Ty = enc["target_in"].shape
     assert enc["target_out"].shape == (n, Ty) and n == 40
     assert (enc["target_in"][:, 0] == 2).all()
@@ -197,7 +248,7 @@ def test_vocabularies_have_target_specials_and_round_trip(tmp_path: Path):
     assert (last == 3).all()  # <eos> closes every target
     assert torch.equal(enc["target_in"][:, 1:][enc["target_out"][:, :-1] != 3],
                        enc["target_out"][:, :-1][enc["target_out"][:, :-1] != 3])
-    metrics = translate.vocab_metrics(frames, vocabs)
+    metrics = vocab_metrics(frames, vocabs)
     assert set(metrics) == {f"{s}/{side}_oov_rate" for s in ("dev", "test")
                             for side in ("source", "target")}
 
@@ -289,50 +340,57 @@ def test_a_wide_beam_finds_the_most_likely_translation(attention):
 def test_overfits_a_tiny_parallel_batch():
     torch.manual_seed(0)
     pairs = [([4, 5, 6], [4, 5]), ([5, 4], [6, 7, 8]), ([6, 7, 8, 9], [9]), ([9, 4], [5, 9, 4])]
-    from rnnlab.encoding import pad
-
     enc = pad([s for s, _ in pairs])
     enc["target_in"] = pad([[2, *t] for _, t in pairs])["ids"]
     out = pad([[*t, 3] for _, t in pairs])
     enc["target_out"], enc["target_lengths"] = out["ids"], out["lengths"]
     net = _net(cell="gru", hidden_size=32)
-    module = Seq2SeqModule(net, lr=0.02)
-    opt = module.configure_optimizers()
+    loss_fn = TranslateObjective(["<pad>", "<unk>", "<bos>", "<eos>", *"abcdef"], "en")
+    opt = torch.optim.Adam(net.parameters(), lr=0.02)
     batch = collate_pairs([{k: v[i] for k, v in enc.items() if k != "mask"}
                            for i in range(len(pairs))])
+    first = None
     for _ in range(150):
         opt.zero_grad()
-        loss = summed_ce(module(batch), batch["target_out"], batch["target_mask"])
+        loss = loss_fn.loss(net, batch)
+        first = first if first is not None else loss.item()
         loss.backward()
         opt.step()
-    assert loss.item() < 0.05
+    assert first > 5 and loss.item() < 0.05
     assert net.eval().greedy(enc["ids"], enc["lengths"], 6) == [t for _, t in pairs]
     assert net.beam_search(enc["ids"], enc["lengths"], 3, 6) == [t for _, t in pairs]
 
 
-def test_lightning_training_logs_dev_bleu_and_keeps_history(tmp_path: Path):
+def test_loss_is_summed_over_real_target_steps_only():
+    logits = torch.zeros(2, 3, 4)  # uniform: every real step costs log 4
+    targets = torch.tensor([[1, 3, 0], [1, 2, 3]])
+    mask = torch.tensor([[True, True, False], [True, True, True]])
+    expected = (2 + 3) * torch.log(torch.tensor(4.0)) / 2
+    assert torch.allclose(summed_ce(logits, targets, mask), expected)
+
+
+def test_training_on_the_one_loop_logs_dev_bleu_and_keeps_history():
     cfg = task_config(train={"max_epochs": 2})
-    frames = translate.prepare(cfg, 0)
-    vocabs = translate.build_vocabs(frames["train"], cfg.vocab)
-    enc = {s: translate.encode(f, vocabs) for s, f in frames.items()}
-    net = translate.build_net(translate.net_config(cfg, vocabs))
-    lit = translate.lightning_module(cfg, net, vocabs)
-    train, dev = translate.loaders(cfg, enc, 0)
-    fit(lit, train, dev, max_epochs=2, patience=1, monitor=translate.MONITOR,
-        accelerator="cpu", progress=False, ckpt_dir=str(tmp_path))
-    assert [r["epoch"] for r in lit.history] == [1, 2]
-    assert {"train/loss", "dev/loss", "dev/bleu_greedy"} <= set(lit.history[0])
-    assert lit.history[1]["train/loss"] < lit.history[0]["train/loss"]
+    frames = SPEC.prepare(cfg, 0)
+    vocabs = build_vocabs(frames["train"], cfg.vocab)
+    enc = encode(frames, vocabs)
+    net = build_net(net_config(cfg, vocabs))
+    obj = objective(cfg, net, vocabs)
+    assert (obj.monitor, obj.mode, obj.max_len) == ("dev/bleu_greedy", "max", 20)
+    train_batches, dev_batches = loaders(cfg, enc, 0)
+    module = train(net, obj, train_batches, dev_batches, cfg.train, CPU, progress=False)
+    assert [r["epoch"] for r in module.history] == [1, 2]
+    assert {"train/loss", "dev/loss", "dev/bleu_greedy"} <= set(module.history[0])
+    assert module.history[1]["train/loss"] < module.history[0]["train/loss"]
 
 
 def test_dev_bleu_never_matches_an_out_of_vocabulary_reference_word():
-    vocab = translate.Vocabulary(["<pad>", "<unk>", "<bos>", "<eos>", "the", "cat", "sees",
-                                  "dog", "."])
-    metric = translate.dev_bleu({"target": vocab}, "en")
+    itos = ["<pad>", "<unk>", "<bos>", "<eos>", "the", "cat", "sees", "dog", "."]
+    obj = TranslateObjective(itos, "en")
     sentence = [4, 5, 6, 4, 7, 8]  # the cat sees the dog .
-    assert metric([sentence], [sentence])["bleu_greedy"] == pytest.approx(100.0)
+    assert obj.dev_metrics([[(sentence, sentence)]])["dev/bleu_greedy"] == pytest.approx(100.0)
     unknown = [4, 5, 6, 4, 1, 8]  # the cat sees the <unk> .
-    assert metric([unknown], [unknown])["bleu_greedy"] < 70  # <unk> == <unk> is no hit
+    assert obj.dev_metrics([[(unknown, unknown)]])["dev/bleu_greedy"] < 70  # <unk> is no hit
 
 
 # ---------------------------------------------------------------- validation
@@ -354,9 +412,9 @@ def _bad_corpus(tmp_path: Path) -> Path:
 def test_validation_names_each_planted_fault(tmp_path: Path):
     path = _bad_corpus(tmp_path)
     cfg = task_config(data={"source": "tatoeba", "path": str(path)})
-    frames = translate.prepare(cfg, 0)
+    frames = SPEC.prepare(cfg, 0)
     with pytest.raises(ValidationFailed) as err:
-        validate("translate", translate.checks(cfg, frames), tmp_path / "out")
+        validate("translate", SPEC.checks(cfg, frames), tmp_path / "out")
     text = str(err.value)
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     failed = {e["description"]: e for e in summary["expectations"] if not e["success"]}
@@ -373,16 +431,16 @@ def test_validation_names_each_planted_fault(tmp_path: Path):
 
 def test_validation_rejects_a_pair_in_two_splits_and_passes_clean_data(tmp_path: Path):
     cfg = task_config()
-    frames = translate.prepare(cfg, 0)
-    summary = validate("translate", translate.checks(cfg, frames), tmp_path / "ok")
+    frames = SPEC.prepare(cfg, 0)
+    summary = validate("translate", SPEC.checks(cfg, frames), tmp_path / "ok")
     assert summary["success"] and summary["stats"]["pairs"]["test"]["pairs"] == 40
     leaked = dict(frames)
     leaked["test"] = pd.concat([frames["test"], frames["train"].iloc[:2]], ignore_index=True)
     with pytest.raises(ValidationFailed, match="no pair identical on both sides"):
-        validate("translate", translate.checks(cfg, leaked), tmp_path / "bad")
+        validate("translate", SPEC.checks(cfg, leaked), tmp_path / "bad")
 
 
-# ---------------------------------------------------------------- baselines and serving
+# ---------------------------------------------------------------- baselines and evaluate
 
 
 def test_word_by_word_learns_the_aligned_word_and_copy_copies():
@@ -390,71 +448,110 @@ def test_word_by_word_learns_the_aligned_word_and_copy_copies():
                                "il cane mangia", "un gatto corre"]]
     tgt = [s.split() for s in ["the cat sleeps", "the dog sleeps", "a cat eats",
                                "the dog eats", "a cat runs"]]
-    wbw = translate.WordByWord(10).fit(src, tgt)
+    wbw = WordByWord(10).fit(src, tgt)
     assert wbw.translate(["il", "gatto", "mangia", "Tom"]) == ["the", "cat", "eats", "Tom"]
     frame = pd.DataFrame({"source": ["Tom  è qui."]})
-    assert translate.copy_baseline(frame) == ["Tom è qui."]
+    assert copy_baseline(frame) == ["Tom è qui."]
 
 
-def test_evaluate_scores_rnn_and_baselines_and_serving_returns_strings():
+@pytest.fixture(scope="module")
+def untrained():
+    """(cfg, frames, encoded, vocabs, net) of a small untrained network."""
     cfg = task_config()
-    frames = translate.prepare(cfg, 0)
-    vocabs = translate.build_vocabs(frames["train"], cfg.vocab)
-    enc = {s: translate.encode(f, vocabs) for s, f in frames.items()}
-    net = translate.build_net(translate.net_config(cfg, vocabs)).eval()
-    metrics, extra = translate.evaluate(cfg, net, frames, enc, vocabs, 0)
+    frames = SPEC.prepare(cfg, 0)
+    vocabs = build_vocabs(frames["train"], cfg.vocab)
+    torch.manual_seed(0)
+    net = SPEC.build_net(net_config(cfg, vocabs)).eval()
+    with torch.no_grad():  # untrained, it would end every sentence at once
+        net.head.bias[net.eos] -= 3.0
+    return cfg, frames, encode(frames, vocabs), vocabs, net
+
+
+def test_evaluate_scores_rnn_and_baselines_with_the_decode_section(untrained, monkeypatch):
+    cfg, frames, enc, vocabs, net = untrained
+    calls = []
+    translate = net.translate
+    monkeypatch.setattr(net, "translate", lambda *a: calls.append(a[2:]) or translate(*a))
+    result = evaluate(cfg, net, frames, enc, vocabs, 0)
+    metrics = result.metrics
     for key in ("dev/bleu", "test/bleu", "test/chrf", "test/bleu_greedy", "model/params",
                 "copy/test/bleu", "copy/test/chrf", "word_by_word/test/bleu",
                 "word_by_word/test/chrf"):
         assert key in metrics and metrics[key] >= 0, key
     assert metrics["word_by_word/test/bleu"] > metrics["copy/test/bleu"]
-    assert set(extra["tables"]) == {"translations", "bleu_by_length"}
-    assert len(extra["tables"]["translations"]) == 40
-    assert extra["examples"][0].startswith("sacrebleu: BLEU nrefs:1")
-    out = translate.predict(net, vocabs, ["il gatto nero mangia il pesce", ""],
-                            params={"beam_size": 1})
-    assert len(out) == 2 and isinstance(out[0], str) and out[1] == ""
+    assert set(result.tables) == {"translations", "bleu_by_length"}
+    assert len(result.tables["translations"]) == 40
+    assert result.examples[0].startswith("sacrebleu: BLEU nrefs:1")
+    assert set(result.files) == {"sacrebleu_signature.txt"}
+    # dev and test as decode says (beam 3, max_len 20, length penalty 1), then greedy test
+    assert set(calls) == {(3, 20, 1.0), (1, 20, 1.0)} and calls[0] == (3, 20, 1.0)
+    no_baselines = dataclasses.replace(cfg, baselines=build(
+        type(cfg.baselines), {"copy": {"enabled": False}, "word_by_word": {"enabled": False}},
+        "baselines"))
+    assert not any(k.startswith(("copy/", "word_by_word/")) for k in evaluate(
+        no_baselines, net, frames, enc, vocabs, 0).metrics)
 
 
-# ---------------------------------------------------------------- pipeline
+# ---------------------------------------------------------------- serving
 
 
-@pytest.mark.slow
-def test_dvc_repro_trains_registers_serves_and_rejects_bad_input(tmp_path: Path):
-    repo = make_repo(tmp_path / "repo", tasks=("translate",))
-    out = sh(repo, "dvc", "repro")
-    assert ran(out) == [f"{s}@translate" for s in
-                        ("prepare", "validate", "vocab", "encode", "train", "evaluate")]
-    metrics = json.loads((repo / "metrics/translate.json").read_text())
-    for key in ("dev/bleu", "test/bleu", "test/chrf", "copy/test/bleu", "word_by_word/test/bleu",
-                "dev/source_oov_rate", "vocab/target_size"):
-        assert key in metrics, key
-    assert "sacrebleu signature BLEU nrefs:1" in out.stdout
-    for path in ("data/vocab/translate/source.json", "data/vocab/translate/target.json",
-                 "plots/translate/evaluation/translations.csv",
-                 "plots/translate/evaluation/bleu_by_length.csv",
-                 "plots/translate/evaluation/sacrebleu_signature.txt"):
-        assert (repo / path).exists(), path
-    assert champion(repo, "translate") == ("1", ["1"])
-    code = ("import mlflow, json; mlflow.set_tracking_uri('sqlite:///mlruns/mlflow.db'); "
-            "m = mlflow.pyfunc.load_model('models:/rnnlab-translate@champion');"
-            " print(json.dumps(m.predict(['il gatto nero mangia il pesce'])))")
-    result = json.loads(sh(repo, sys.executable, "-c", code).stdout.strip().splitlines()[-1])
-    assert len(result) == 1 and isinstance(result[0], str) and result[0]
+def test_served_model_decodes_as_the_request_says(untrained, tmp_path: Path):
+    cfg, _, _, vocabs, net = untrained
+    defaults = SPEC.predict_params(cfg)
+    assert defaults == {"beam_size": 3, "length_penalty": 1.0, "max_len": 20}
+    inputs = SPEC.model_input(pd.DataFrame({"text": ["il gatto nero mangia il pesce", ""]}))
+    out = SPEC.predict(net, vocabs, inputs, serving.resolve_params(SPEC, defaults, None))
+    assert len(out) == 2 and isinstance(out[0], str) and out[0] and out[1] == ""
+    sentence = ["la ragazza legge il libro nuovo"]
+    ids = pad([vocabs["source"].encode(tokenize(sentence[0], "it"))])
+    texts = set()
+    for beam, max_len in ((1, 20), (4, 20), (4, 2)):
+        expected = net.beam_search(ids["ids"], ids["lengths"], beam, max_len, 0.5)
+        assert len(expected[0]) <= max_len
+        text = detokenize(vocabs["target"].decode(expected[0]), "en")
+        params = serving.resolve_params(SPEC, defaults, {"beam_size": beam, "max_len": max_len,
+                                                         "length_penalty": 0.5})
+        assert predict(net, vocabs, sentence, params) == [text]
+        texts.add(text)
+    assert len(texts) == 3  # each knob changes this translation: none is dropped
+    with pytest.raises(serving.BadInput, match="unknown param"):
+        serving.resolve_params(SPEC, defaults, {"temperature": 1.0})
 
-    (repo / "data/raw/translate/bad").mkdir(parents=True)
-    (repo / "data/raw/translate/bad/pairs.tsv").write_text(
-        "eng\tita\tThe cat.\tIl gatto.\n" * 3 + "eng\tita\t\tVuota.\n"
-        + "eng\tita\tthree fields\n" + "eng\tita\tLong.\t" + "molto " * 600 + "\n")
-    params = yaml.safe_load((repo / "params.yaml").read_text())
-    params["translate"]["data"].update(source="tatoeba", path="data/raw/translate/bad/pairs.tsv")
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    bad = sh(repo, "dvc", "repro", check=False)
-    assert bad.returncode != 0
-    assert ran(bad) == ["prepare@translate", "validate@translate"]
-    text = bad.stdout + bad.stderr
-    assert "Validation failed for task 'translate'" in text
-    assert "no empty target sentence" in text and '"file_line": 4' in text
-    assert "tab-separated fields" in text and '"file_line": 5' in text
-    assert "source length within" in text and '"file_line": 6' in text
-    assert champion(repo, "translate") == ("1", ["1"])
+
+@pytest.mark.parametrize(("name", "value"), [("beam_size", 0), ("beam_size", 1000),
+                                             ("beam_size", 2.5), ("max_len", True),
+                                             ("max_len", 10 ** 6), ("length_penalty", -1),
+                                             ("length_penalty", "long")])
+def test_a_bad_decode_param_is_refused_by_name(untrained, name, value):
+    cfg, _, _, vocabs, net = untrained
+    params = {**predict_params(cfg), name: value}
+    with pytest.raises(serving.BadInput, match=name):
+        predict(net, vocabs, ["il gatto"], params)
+
+
+def test_serving_refuses_a_missing_value():
+    with pytest.raises(serving.BadInput, match="expected a string"):
+        SPEC.model_input(["il gatto", None])
+
+
+def test_the_languages_travel_in_net_json(untrained):
+    cfg, _, _, vocabs, _ = untrained
+    config = net_config(cfg, vocabs)
+    assert json.loads(json.dumps(config)) == config
+    assert (config["source_lang"], config["target_lang"]) == ("it", "en")
+    assert "beam_size" not in config and "max_len" not in config  # decode is not the net's
+    net = build_net(config)
+    assert (net.source_lang, net.target_lang) == ("it", "en")
+    reverse = task_config(data={"direction": {"source": "en", "target": "it"}})
+    assert build_net(net_config(reverse, vocabs)).source_lang == "en"
+
+
+def test_spec_declares_its_plots_and_requirements():
+    assert SPEC.primary_mode == "max" and "sacrebleu" in SPEC.requirements
+    dvc = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+    mine = [p for p in dvc["plots"]
+            if any("translate" in (k if isinstance(p, dict) else p) for k in
+                   (p if isinstance(p, dict) else [p]))]
+    as_dicts = [p if isinstance(p, dict) else {p: None} for p in mine]
+    assert list(SPEC.plots) == as_dicts
+    assert SPEC.stage_params("train", CONFIG)[-1] == "translate.data"  # the languages

@@ -1,4 +1,5 @@
-"""Built-in Italian -> English sentence pairs from a small, seeded grammar.
+"""Built-in Italian -> English sentence pairs from a small, seeded grammar (translate's
+`data.source: builtin`).
 
 What makes the pairs sequence-to-sequence (one output per input step would not do):
 
@@ -28,7 +29,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from rnnlab.data.translation import detokenize
+from rnnlab.tasks.translate.data import detokenize
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """Parallel corpora for the translate task: tokenising and detokenising, the Tatoeba and Anki
-tab-separated readers, and a deterministic split of one file into train/dev/test.
+tab-separated readers, a deterministic split of one file into train/dev/test, and `prepare`
+(the configured source, built-in grammar or file, as tokenised split frames).
 
 Readers never drop or repair a bad line. A line with the wrong number of fields keeps what it
 has (a missing side is empty), and a line that is not valid UTF-8 is decoded with replacement
@@ -18,9 +19,15 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+from rnnlab.tasks import SPLITS
+
+if TYPE_CHECKING:
+    from rnnlab.tasks.translate.params import TranslateConfig
 
 # ISO 639-1 (params) -> ISO 639-3 (the language columns of a Tatoeba Challenge file)
 ISO3 = {"en": "eng", "it": "ita", "fr": "fra", "de": "deu", "es": "spa", "pt": "por",
@@ -192,3 +199,41 @@ def split_pairs(frame: pd.DataFrame, seed: int, dev: float = 0.1,
     u = np.array([share[g] for g in group])
     which = np.where(u < test, "test", np.where(u < test + dev, "dev", "train"))
     return {s: frame[which == s].reset_index(drop=True) for s in ("train", "dev", "test")}
+
+
+# ---------------------------------------------------------------- prepare
+
+
+def finish(frame: pd.DataFrame, src: str, tgt: str) -> pd.DataFrame:
+    """Tokenise one split: pair_id, source, target (raw text), source_tokens, target_tokens,
+    and the reader's file_line / n_fields / utf8 when the pairs came from a file."""
+    out = frame.reset_index(drop=True).copy()
+    out["pair_id"] = out.get("pair_id", pd.Series(range(len(out)))).astype(int)
+    out["source_tokens"] = [tokenize(str(t), src) for t in out["source"]]
+    out["target_tokens"] = [tokenize(str(t), tgt) for t in out["target"]]
+    if "line" in out:
+        out = out.rename(columns={"line": "file_line"})
+    return out
+
+
+def prepare(cfg: TranslateConfig, seed: int) -> dict[str, pd.DataFrame]:
+    """{split: frame} from the built-in grammar or the configured parallel corpus file."""
+    data = cfg.data
+    src, tgt = data.direction.source, data.direction.target
+    if data.source == "builtin":
+        from rnnlab.tasks.translate.grammar import generate
+
+        if {src, tgt} != {"it", "en"}:
+            raise ValueError(f"the built-in grammar is Italian/English; direction {src}->{tgt}")
+        b = data.builtin
+        rows = generate(b.n_train, b.n_dev, b.n_test, seed=seed if b.seed is None else b.seed)
+        first = 0 if src == "it" else 1
+        splits = {s: pd.DataFrame({"pair_id": range(len(r)),
+                                   "source": [p[first] for p in r],
+                                   "target": [p[1 - first] for p in r]})
+                  for s, r in rows.items()}
+    else:
+        frame = read_pairs(data.path, data.source, src, tgt, data.anki_languages)
+        splits = split_pairs(frame, seed if data.split_seed is None else data.split_seed,
+                             data.split.dev, data.split.test)
+    return {s: finish(splits[s], src, tgt) for s in SPLITS}
