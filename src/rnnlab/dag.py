@@ -145,14 +145,26 @@ def _has(raw: dict[str, Any], key: str) -> bool:
     return True
 
 
-def plots(task: str) -> list[dict[str, Any]]:
-    """How `dvc plots show` draws a task: its training curves, then the task's own entries."""
-    paths = Paths(task)
-    curves = {f"{task}: training": {
-        "template": "linear", "x": "epoch",
-        "y": {str(paths.plots / "training.csv"): ["train/loss", "dev/loss"]},
-        "title": f"{task}: loss per epoch (train and dev)"}}
-    return [curves, *tasks.get(task).plots, str(paths.evaluation / "training.png")]
+def plots(task: str) -> list[Any]:
+    """How `dvc plots show` draws a task: its own entries, plus the training curves (table
+    and figure) unless the task draws them itself."""
+    paths, own = Paths(task), list(tasks.get(task).plots)
+    named = {str(e) for e in own if isinstance(e, str)}
+    for entry in own:
+        if isinstance(entry, dict):
+            for key, value in entry.items():
+                named.add(key)
+                if isinstance(value, dict) and isinstance(value.get("y"), dict):
+                    named.update(value["y"])
+    curves, figure = str(paths.plots / "training.csv"), str(paths.evaluation / "training.png")
+    extra: list[Any] = []
+    if curves not in named:
+        extra.append({f"{task}: training": {
+            "template": "linear", "x": "epoch", "y": {curves: ["train/loss", "dev/loss"]},
+            "title": f"{task}: loss per epoch (train and dev)"}})
+    if figure not in named:
+        extra.append(figure)
+    return [*extra, *own]
 
 
 def render(params: str | Path = "params.yaml") -> str:

@@ -19,7 +19,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -237,3 +237,8 @@ def prepare(cfg: TranslateConfig, seed: int) -> dict[str, pd.DataFrame]:
         splits = split_pairs(frame, seed if data.split_seed is None else data.split_seed,
                              data.split.dev, data.split.test)
     return {s: finish(splits[s], src, tgt) for s in SPLITS}
+
+
+def raw_inputs(cfg: Any) -> list[str]:
+    """What prepare reads: nothing for the built-in grammar, else the one pairs file."""
+    return [] if cfg.data.source == "builtin" else [cfg.data.path]

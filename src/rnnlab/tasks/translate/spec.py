@@ -15,12 +15,13 @@ PLOTS = (
         "template": "linear", "x": "shortest", "y": ["rnn", "word_by_word", "copy"],
         "x_label": "source length (shortest of the bucket, tokens)", "y_label": "test BLEU",
         "title": "translate: test BLEU by source length"}},
-    {"plots/translate/evaluation/training.png": None},
+    "plots/translate/evaluation/training.png",
 )
 
 SPEC = TaskSpec(
     name="translate",
     prepare=data.prepare,
+    raw_inputs=data.raw_inputs,
     checks=checks.checks,
     build_vocabs=encoding.build_vocabs,
     load_vocab=Vocabulary.load,
