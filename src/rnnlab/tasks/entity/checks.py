@@ -59,10 +59,12 @@ def checks(cfg: EntityConfig, frames: dict[str, pd.DataFrame]) -> list[Check]:
                         f"sentence (tolerance {dup_frac:.1%})"),
     ]
 
+    # CoNLL frames carry the file line of each sentence's first token; built-in ones do not
+    lines = sentences["line"] if "line" in sentences else [None] * len(sentences)
     rows = []
     for s, sid, toks, tags, line in zip(
             sentences["split"], sentences["sentence_id"], as_list, sentences["tags"],
-            sentences.get("line", [None] * len(sentences)), strict=True):
+            lines, strict=True):
         tags = list(tags) if isinstance(tags, list | np.ndarray) else []
         for pos in range(max(len(toks), len(tags))):
             rows.append((s, sid, pos, toks[pos] if pos < len(toks) else None,
