@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from rnnlab.lightning import summed_bce
 from rnnlab.nn.cells import SimpleRNN, SimpleRNNCell, TorchRecurrent, bptt, final_hidden
+from rnnlab.tasks.entity.model import summed_bce  # the many-to-many loss BPTT is checked on
 
 
 def _copy_into_torch(simple: SimpleRNN, ref: torch.nn.RNN) -> None:

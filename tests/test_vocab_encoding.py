@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from rnnlab.encoding import OneHot, input_layer, pad
+from rnnlab.nn.encoding import OneHot, input_layer, pad
 from rnnlab.vocab import PAD, UNK, Vocabulary, shape, signature, tokenize
 
 TRAIN = [["harry", "potter", "and", "hermione", "granger"], ["and", "a", "zulu", "and"]]

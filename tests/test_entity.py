@@ -1,0 +1,421 @@
+"""Entity recognition: the typed params, the built-in generator and the CoNLL reader, the Great
+Expectations checks, the networks and their objective, evaluate's baselines, and serving."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from helpers import REPO, frames, write_conll
+from rnnlab import config, serving, tasks
+from rnnlab.config import ConfigError, TrainerConfig, VocabConfig
+from rnnlab.nn import loop
+from rnnlab.nn.encoding import pad
+from rnnlab.tasks.entity import data, evaluate, model, serve
+from rnnlab.tasks.entity.checks import checks
+from rnnlab.tasks.entity.conll import read_conll
+from rnnlab.tasks.entity.data import Gazetteer
+from rnnlab.tasks.entity.generator import SPECIES, generate, genus
+from rnnlab.tasks.entity.metrics import score, to_iob
+from rnnlab.tasks.entity.model import DenseTagger, ManyToMany, TaggerObjective, summed_bce
+from rnnlab.tasks.entity.params import CONFIG, TINY
+from rnnlab.validation import ValidationFailed, validate
+
+SPEC = tasks.get("entity")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """As trainer.threads: 1 thread is the fastest for these tiny nets (and fair to a shared
+    machine); restored afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _merge(base: dict, extra: dict) -> dict:
+    for k, v in extra.items():
+        base[k] = _merge(dict(base.get(k) or {}), v) if isinstance(v, dict) else v
+    return base
+
+
+def section(*overrides: dict) -> dict:
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())["entity"]
+    for extra in overrides:
+        _merge(raw, extra)
+    return raw
+
+
+def build(*overrides: dict):
+    return config.build(CONFIG, {"name": "entity", **section(*overrides)}, "params.yaml:entity")
+
+
+# ---------------------------------------------------------------- params
+
+
+def test_params_yaml_section_equals_the_defaults_and_tiny_builds():
+    cfg = build()
+    assert cfg == CONFIG(name="entity", primary_metric="dev/entity_f1")
+    assert cfg.data.files.dev == "devel.tsv" and cfg.data.tags == ("O", "B-Species", "I-Species")
+    tiny = build(TINY)
+    assert tiny.data.builtin.n_train == 160 and tiny.baselines.dense.max_epochs == 1
+    assert not hasattr(cfg, "decode")  # no inference-only knobs
+    assert SPEC.predict_params(cfg) == {}
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ({"data": {"source": "csv"}}, r"entity\.data\.source must be one of \['builtin', 'conll'\]"),
+    ({"data": {"files": {"devel": "x.tsv"}}}, r"entity\.data\.files\.devel: unknown key"),
+    ({"data": {"builtin": {"n_train": "many"}}}, r"entity\.data\.builtin\.n_train must be int"),
+    ({"baselines": {"dense": {"layers": 2}}}, r"entity\.baselines\.dense\.layers: unknown key"),
+    ({"train": {"accelerator": "cpu"}}, r"entity\.train\.accelerator: unknown key"),
+])
+def test_params_fail_with_the_key_name(override, message):
+    with pytest.raises(ConfigError, match=message):
+        build(override)
+
+
+def test_evaluate_declares_what_the_dense_baseline_reads():
+    keys = SPEC.stage_params("evaluate", CONFIG)
+    assert {"entity.model", "entity.train", "entity.encoding", "trainer", "seed"} <= set(keys)
+    assert "entity.decode" not in keys  # no such section
+
+
+# ---------------------------------------------------------------- data
+
+
+def _names(sentences):
+    out = set()
+    for tokens, tags in sentences:
+        for i, t in enumerate(tags):
+            if t == "B-Species":
+                out.add((tokens[i], tokens[i + 1]))
+    return out
+
+
+def test_builtin_generator_is_seeded_and_tests_unseen_species():
+    assert len(SPECIES) >= 150
+    a, b = generate(300, 60, 80, seed=7), generate(300, 60, 80, seed=7)
+    assert a == b
+    assert a != generate(300, 60, 80, seed=8)
+    assert {k: len(v) for k, v in a.items()} == {"train": 300, "dev": 60, "test": 80}
+    test_names = _names(a["test"])
+    assert test_names
+    full_train = {(g, e) for g, e in _names(a["train"]) if not g.endswith(".")}
+    full_test = {(g, e) for g, e in test_names if not g.endswith(".")}
+    assert not full_train & full_test
+    assert not {genus(" ".join(n)) for n in full_train} & {genus(" ".join(n)) for n in full_test}
+    assert all(len(t) == len(g) > 0 for s in a.values() for t, g in s)
+
+
+def test_builtin_generator_has_capitalised_distractors():
+    train = generate(500, 10, 10, seed=1)["train"]
+    outside = {w for tokens, tags in train for w, t in zip(tokens, tags, strict=True) if t == "O"}
+    assert {"Panthera", "Corporation", "Python"} <= outside
+    # the same genus word opens a training species in one sentence and is O in another
+    genera = {tokens[i] for tokens, tags in train for i, t in enumerate(tags) if t == "B-Species"}
+    assert len(genera & outside) >= 5
+
+
+def test_conll_reader_keeps_malformed_lines_for_validation(tmp_path):
+    folder = write_conll(tmp_path, train="Panthera\tB-Species\nleo\nis\tO\n\n\nbig\tO\n")
+    frame = read_conll(folder / "train.tsv")
+    assert frame["tokens"].tolist() == [["Panthera", "leo", "is"], ["big"]]
+    assert frame["tags"].tolist() == [["B-Species", None, "O"], ["O"]]
+    assert frame["line"].tolist() == [1, 6]
+    with pytest.raises(FileNotFoundError, match=r"missing\.tsv"):
+        read_conll(tmp_path / "missing.tsv")
+
+
+def test_prepare_reads_builtin_and_conll(tmp_path):
+    cfg = build(TINY)
+    out = SPEC.prepare(cfg, 42)
+    assert {s: len(f) for s, f in out.items()} == {"train": 160, "dev": 40, "test": 40}
+    assert out["train"].equals(SPEC.prepare(build(TINY, {"data": {"builtin": {"seed": 42}}}),
+                                            0)["train"])  # builtin.seed wins over the global
+    folder = write_conll(tmp_path / "corpus")
+    (folder / "devel.tsv").rename(folder / "dev.conll")
+    cfg = build({"data": {"source": "conll", "path": str(folder),
+                          "files": {"dev": "dev.conll"}}})
+    out = SPEC.prepare(cfg, 42)
+    assert out["dev"]["tokens"].tolist() == [["we", "saw", "Gorilla", "beringei"]]
+    assert out["train"]["tags"][0][5:7] == ["B-Species", "I-Species"]
+
+
+# ---------------------------------------------------------------- validation
+
+CFG = build({"validation": {"max_tokens": 8}})
+
+
+def run(rows, tmp_path):
+    return validate("entity", checks(CFG, frames(rows)), tmp_path / "out")
+
+
+def test_clean_data_passes_and_writes_json_and_data_docs(good_rows, tmp_path):
+    summary = run(good_rows, tmp_path)
+    assert summary["success"] and summary["failed"] == 0 and summary["evaluated"] >= 12
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["success"]
+    assert (tmp_path / "out" / "gx_result.json").exists()
+    assert (tmp_path / "out" / "data_docs" / "index.html").exists()
+
+
+@pytest.mark.parametrize(("plant", "expect"), [
+    (lambda r: r["train"].append((["Panthera", "leo", "roars"], ["B-Species", "I-Species"])),
+     "tokens and tags have equal length"),
+    (lambda r: r["dev"].append((["Apis", "mellifera"], ["B-Species", "I-Specis"])),
+     "tags only from"),
+    (lambda r: r["test"].append(([], [])), "no empty sentences"),
+    (lambda r: r["train"].append((["Python", "regius", "bites"], ["B-Species", None, "O"])),
+     "no missing tag"),
+    (lambda r: r["test"].append(r["train"][0]), "repeats a training sentence"),
+    (lambda r: r["dev"].append((["w"] * 9, ["O"] * 9)), "sentence length within [1, 8]"),
+])
+def test_planted_fault_fails_with_message_and_rows(good_rows, tmp_path, plant, expect):
+    plant(good_rows)
+    with pytest.raises(ValidationFailed) as err:
+        run(good_rows, tmp_path)
+    message = str(err.value)
+    assert "Validation failed for task 'entity'" in message
+    assert expect in message
+    assert '"split"' in message and '"sentence_id"' in message  # the offending row is named
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert not summary["success"]
+    failed = [e for e in summary["expectations"] if not e["success"]]
+    assert any(expect in e["description"] and e["examples"] for e in failed)
+
+
+def test_unknown_tag_names_the_row_and_position(good_rows, tmp_path):
+    good_rows["dev"].append((["Apis", "mellifera"], ["B-Species", "I-Specis"]))
+    with pytest.raises(ValidationFailed) as err:
+        run(good_rows, tmp_path)
+    line = next(x for x in str(err.value).splitlines() if "I-Specis" in x)
+    row = json.loads(line.strip())
+    assert row == {"split": "dev", "sentence_id": 1, "position": 1, "tag": "I-Specis",
+                   "token": "mellifera"}
+
+
+def test_malformed_conll_line_is_named_by_its_file_line(tmp_path):
+    folder = write_conll(tmp_path / "corpus", train="in\tO\nthe\tO\n\nPanthera\tB-Species\nleo\n")
+    cfg = build({"data": {"source": "conll", "path": str(folder)}})
+    with pytest.raises(ValidationFailed) as err:
+        validate("entity", checks(cfg, SPEC.prepare(cfg, 0)), tmp_path / "out")
+    line = next(x for x in str(err.value).splitlines() if '"leo"' in x)
+    assert json.loads(line.strip())["file_line"] == 5
+
+
+# ---------------------------------------------------------------- networks and objective
+
+
+@pytest.mark.parametrize("cell", ["simple", "rnn", "lstm", "gru"])
+@pytest.mark.parametrize("encoding", ["onehot", "embedding"])
+def test_shapes(cell: str, encoding: str):
+    net = ManyToMany(30, 1, encoding, 8, cell, 6, num_layers=2, bidirectional=True)
+    batch = pad([[3, 4, 5], [6]])
+    assert net(batch["ids"], batch["lengths"]).shape == (2, 3, 1)
+
+
+def _train(net, batch, labels, steps=150, lr=0.05):
+    torch.manual_seed(0)
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = summed_bce(net(batch["ids"], batch["lengths"]).squeeze(-1), labels, batch["mask"])
+        loss.backward()
+        opt.step()
+    return loss.item()
+
+
+@pytest.mark.parametrize("cell", ["simple", "gru"])
+def test_overfits_one_batch(cell: str):
+    torch.manual_seed(0)
+    batch = pad([[2, 3, 4, 5], [6, 2, 3], [7, 8]])
+    labels = pad([[0, 1, 1, 0], [0, 1, 1], [1, 0]])["ids"]
+    net = ManyToMany(10, 1, "embedding", 8, cell, 16, bidirectional=True)
+    assert _train(net, batch, labels) < 0.05
+
+
+def test_bidirectional_rnn_needs_the_next_word():
+    # "Panthera leo" (entity) vs "Panthera Corporation" (not): the first word's label is
+    # decided by the word after it, which only the backward direction has read.
+    vocab = {"Panthera": 1, "leo": 2, "Corporation": 3, "grew": 4, "roars": 5}
+    sents = [["Panthera", "leo", "roars"], ["Panthera", "Corporation", "grew"]] * 4
+    batch = pad([[vocab[w] for w in s] for s in sents])
+    labels = pad([[1, 1, 0] if s[1] == "leo" else [0, 0, 0] for s in sents])["ids"]
+    results = {}
+    for bidirectional in (False, True):
+        torch.manual_seed(0)
+        net = ManyToMany(6, 1, "embedding", 8, "gru", 16, bidirectional=bidirectional)
+        _train(net, batch, labels)
+        first = (net(batch["ids"], batch["lengths"]).squeeze(-1)[:, 0] > 0).long()
+        results[bidirectional] = (first == labels[:, 0]).float().mean().item()
+    assert results[True] == 1.0
+    assert results[False] <= 0.5  # a forward-only RNN can only guess
+
+
+def test_dense_network_sees_fixed_positions_only():
+    net = DenseTagger(20, 1, max_len=4, hidden_size=8)
+    batch = pad([[1, 2, 3, 4, 5, 6], [1]])
+    out = net(batch["ids"], batch["lengths"])
+    assert out.shape == (2, 6, 1)
+    assert torch.all(out[:, 4:] < 0)  # past T_max it cannot tag anything
+    # it sees the words only: a changed word moves the output, padding past T does not exist
+    other = pad([[1, 2, 7, 4, 5, 6], [1]])
+    assert not torch.allclose(net.eval()(other["ids"], other["lengths"])[0, :4],
+                              net(batch["ids"], batch["lengths"])[0, :4])
+
+
+def test_summed_bce_sums_over_real_steps_and_weighs_positives():
+    logits = torch.tensor([[0.0, 0.0, 5.0], [0.0, 9.0, 9.0]])
+    labels = torch.tensor([[1, 0, 0], [1, 0, 0]])
+    mask = torch.tensor([[True, True, False], [True, False, False]])
+    ln2 = torch.log(torch.tensor(2.0)).item()
+    assert summed_bce(logits, labels, mask).item() == pytest.approx(3 * ln2 / 2)
+    assert summed_bce(logits, labels, mask, positive_weight=3.0).item() == pytest.approx(
+        (3 * ln2 + ln2 + 3 * ln2) / 2)
+
+
+def test_word_dropout_only_in_training_and_the_fallback_is_no_weight():
+    objective = TaggerObjective(word_dropout=1.0, fallback=[0, 1, 1, 1, 2])
+    ids = torch.tensor([[3, 4, 0]])
+    assert objective._drop_words(ids).tolist() == [[1, 2, 0]]  # every word its unknown class
+    assert objective.eval()._drop_words(ids).tolist() == [[3, 4, 0]]
+    assert TaggerObjective(word_dropout=1.0).train()._drop_words(ids).tolist() == [[3, 4, 0]]
+    assert "fallback" not in objective.state_dict()  # rebuilt from the vocabulary, not saved
+    assert TaggerObjective.monitor == "dev/entity_f1" and TaggerObjective.mode == "max"
+
+
+def test_dev_step_and_metrics_score_real_tokens_only():
+    net = ManyToMany(10, 1, "embedding", 4, "gru", 4)
+    batch = pad([[2, 3, 4], [5]])
+    batch["labels"] = torch.tensor([[1, 1, 0], [0, 0, 0]])
+    batch["features"] = torch.zeros(2, 3, dtype=torch.uint8)
+    objective = TaggerObjective().eval()
+    loss, pairs = objective.dev_step(net.eval(), batch)
+    assert loss.dim() == 0 and [len(p) for p, _ in pairs] == [3, 1]
+    assert [g for _, g in pairs] == [[1, 1, 0], [0]]
+    perfect = [[([1, 1, 0], [1, 1, 0])], [([0], [0])]]
+    assert objective.dev_metrics(perfect) == {"dev/entity_f1": 1.0}
+
+
+def test_spans_and_gazetteer():
+    assert to_iob([0, 1, 1, 0, 1]) == ["O", "B-ENT", "I-ENT", "O", "B-ENT"]
+    train = pd.DataFrame({"tokens": [["Panthera", "leo", "and", "yeast"]],
+                          "tags": [["B-Species", "I-Species", "O", "B-Species"]]})
+    gaz = Gazetteer.from_frame(train)
+    assert gaz.tag(["yeast", "and", "Panthera", "leo", "Panthera"]) == [1, 0, 1, 1, 0]
+    test = pd.DataFrame({"tokens": [["Panthera", "leo", "yeast"]],
+                         "tags": [["B-Species", "I-Species", "B-Species"]]})
+    # adjacent gold entities stay two spans; a merged prediction gets no credit for either
+    s = score([[1, 1, 1]], test)
+    assert s["entity_f1"] == 0.0 and s["token_f1"] == 1.0
+    assert score([gaz.tag(["Panthera", "leo", "yeast"])], test)["entity_f1"] == 0.0
+    assert score([[1, 1, 0]], test)["entity_precision"] == 1.0
+
+
+def test_dictionary_feature_is_an_extra_input_per_step():
+    train = pd.DataFrame({"tokens": [["Panthera", "leo", "roars"]],
+                          "tags": [["B-Species", "I-Species", "O"]]})
+    vocabs = SPEC.build_vocabs(train, VocabConfig())
+    assert vocabs["entities"].itos[2:] == ["Panthera leo"]
+    enc = SPEC.encode({"test": pd.DataFrame({"tokens": [["a", "Panthera", "leo"]],
+                                             "tags": [["O", "B-Species", "I-Species"]]})},
+                      vocabs)["test"]
+    assert enc["features"].tolist() == [[0, 1, 1]] and enc["labels"].tolist() == [[0, 1, 1]]
+    cfg = build({"model": {"dictionary_feature": True, "hidden_size": 4, "embedding_dim": 4}})
+    net = SPEC.build_net(SPEC.net_config(cfg, vocabs))
+    assert net.features == 1
+    with_hit = net(enc["ids"], enc["lengths"], enc["features"].float())
+    without = net(enc["ids"], enc["lengths"], torch.zeros(1, 3))
+    assert with_hit.shape == (1, 3, 1) and not torch.allclose(with_hit, without)
+
+
+# ---------------------------------------------------------------- training and evaluate
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """The task on TINY through the spec: prepared frames, vocabularies, tensors, a net
+    trained for one epoch by the one loop."""
+    cfg = build(TINY, {"train": {"max_epochs": 1}})
+    frames_ = SPEC.prepare(cfg, 42)
+    vocabs = SPEC.build_vocabs(frames_["train"], cfg.vocab)
+    folder = tmp_path_factory.mktemp("vocab")
+    for name, vocab in vocabs.items():
+        vocab.save(folder / f"{name}.json")
+    vocabs = tasks.load_vocabs(SPEC, folder)  # what evaluate and serving read back
+    encoded = SPEC.encode(frames_, vocabs)
+    torch.manual_seed(42)
+    net = SPEC.build_net(SPEC.net_config(cfg, vocabs))
+    train, dev = SPEC.loaders(cfg, encoded, 42)
+    module = loop.train(net, SPEC.objective(cfg, net, vocabs), train, dev, cfg.train,
+                        TrainerConfig(accelerator="cpu"), progress=False)
+    return cfg, frames_, vocabs, encoded, module
+
+
+def test_one_loop_trains_the_tagger_and_keeps_a_history(tiny):
+    _, _, _, _, module = tiny
+    assert len(module.history) == 1
+    assert {"train/loss", "dev/loss", "dev/entity_f1"} <= set(module.history[0])
+
+
+def test_evaluate_scores_the_rnn_and_trains_the_dense_baseline_with_its_epochs(
+        tiny, monkeypatch):
+    cfg, frames_, vocabs, encoded, module = tiny
+    calls = []
+    real = loop.train
+
+    def spy(net, objective, train, dev, settings, trainer, **kwargs):
+        calls.append((type(net).__name__, settings, trainer, kwargs["max_epochs"]))
+        return real(net, objective, train, dev, settings, trainer, **kwargs)
+
+    monkeypatch.setattr(evaluate.loop, "train", spy)
+    result = SPEC.evaluate(cfg, module.net, frames_, encoded, vocabs, 42)
+    assert calls == [("DenseTagger", cfg.train, cfg.trainer, 1)]
+    for key in ("dev/entity_f1", "test/entity_f1", "test/entity_precision", "test/entity_recall",
+                "test/token_f1", "model/params", "gazetteer/test/entity_f1",
+                "dense/test/entity_f1", "dense/params"):
+        assert key in result.metrics
+    assert all(0 <= result.metrics[k] <= 1 for k in result.metrics if "f1" in k)
+    assert set(result.tables["confusion"]) == {"actual", "predicted"}
+    assert len(result.tables["confusion"]) == sum(len(t) for t in frames_["test"]["tokens"])
+    assert len(result.examples) == 5 and set(result.files) == {"confusion.png"}
+
+    calls.clear()
+    off = build(TINY, {"baselines": {"dense": {"enabled": False}}})
+    assert "dense/params" not in SPEC.evaluate(off, module.net, frames_, encoded, vocabs,
+                                               42).metrics
+    assert calls == []
+
+
+# ---------------------------------------------------------------- serving
+
+
+def test_predict_tags_raw_sentences(tiny):
+    _, _, vocabs, _, module = tiny
+    inputs = SPEC.model_input(pd.DataFrame({"text": ["Populations of Panthera leo grew.", ""]}))
+    out = SPEC.predict(module.net, vocabs, inputs, {})
+    assert out[0]["tokens"] == ["Populations", "of", "Panthera", "leo", "grew", "."]
+    assert len(out[0]["labels"]) == 6 and set(out[0]["labels"]) <= {0, 1}
+    assert all(e in " ".join(out[0]["tokens"]) for e in out[0]["entities"])
+    assert out[1] == {"tokens": [], "labels": [], "entities": []}
+    assert serve.model_input("one sentence") == ["one sentence"]
+
+
+def test_serving_refuses_bad_requests():
+    with pytest.raises(serving.BadInput, match="expected a string"):
+        SPEC.model_input(["fine", None])
+    with pytest.raises(serving.BadInput, match="unknown param"):
+        serving.resolve_params(SPEC, SPEC.predict_params(build()), {"beam_size": 3})
+
+
+def test_spec_is_complete():
+    assert SPEC.name == "entity" and SPEC.primary_mode == "max"
+    assert SPEC.load_vocab is data.load_vocab and SPEC.objective is model.objective
+    paths = {k for entry in SPEC.plots for k in entry}
+    assert {"plots/entity/evaluation/confusion.csv", "plots/entity/evaluation/confusion.png",
+            "plots/entity/evaluation/training.png"} <= paths
