@@ -416,6 +416,10 @@ def test_serving_refuses_bad_requests():
 def test_spec_is_complete():
     assert SPEC.name == "entity" and SPEC.primary_mode == "max"
     assert SPEC.load_vocab is data.load_vocab and SPEC.objective is model.objective
-    paths = {k for entry in SPEC.plots for k in entry}
-    assert {"plots/entity/evaluation/confusion.csv", "plots/entity/evaluation/confusion.png",
-            "plots/entity/evaluation/training.png"} <= paths
+    paths = {entry if isinstance(entry, str) else k for entry in SPEC.plots for k in entry}
+    assert {"plots/entity/evaluation/confusion.csv", "plots/entity/evaluation/confusion.png"} \
+        <= paths
+    conll = build({"data": {"source": "conll", "path": "data/raw/entity/linnaeus"}})
+    assert SPEC.raw_inputs(conll) == [f"data/raw/entity/linnaeus/{f}"
+                                      for f in ("train.tsv", "devel.tsv", "test.tsv")]
+    assert SPEC.raw_inputs(build()) == []

@@ -546,12 +546,11 @@ def test_the_languages_travel_in_net_json(untrained):
     assert build_net(net_config(reverse, vocabs)).source_lang == "en"
 
 
-def test_spec_declares_its_plots_and_requirements():
+def test_spec_declares_its_plots_requirements_and_raw_inputs():
     assert SPEC.primary_mode == "max" and "sacrebleu" in SPEC.requirements
-    dvc = yaml.safe_load((ROOT / "dvc.yaml").read_text())
-    mine = [p for p in dvc["plots"]
-            if any("translate" in (k if isinstance(p, dict) else p) for k in
-                   (p if isinstance(p, dict) else [p]))]
-    as_dicts = [p if isinstance(p, dict) else {p: None} for p in mine]
-    assert list(SPEC.plots) == as_dicts
+    assert "plots/translate/evaluation/bleu_by_length.csv" in {
+        k for p in SPEC.plots if isinstance(p, dict) for k in p}
+    assert SPEC.raw_inputs(task_config()) == []
+    tatoeba = task_config(data={"source": "tatoeba", "path": "data/raw/translate/x.tsv"})
+    assert SPEC.raw_inputs(tatoeba) == ["data/raw/translate/x.tsv"]
     assert SPEC.stage_params("train", CONFIG)[-1] == "translate.data"  # the languages

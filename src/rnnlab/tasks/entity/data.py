@@ -34,6 +34,14 @@ def prepare(cfg: EntityConfig, seed: int) -> dict[str, pd.DataFrame]:
     return {split: read_conll(root / files[split]) for split in SPLITS}
 
 
+def raw_inputs(cfg: EntityConfig) -> list[str]:
+    """The files prepare reads: none for the generator, the three CoNLL files otherwise."""
+    if cfg.data.source == "builtin":
+        return []
+    f = cfg.data.files
+    return [(Path(cfg.data.path) / name).as_posix() for name in (f.train, f.dev, f.test)]
+
+
 # ---------------------------------------------------------------- the gazetteer
 
 

@@ -8,6 +8,7 @@ from rnnlab.tasks.entity import checks, data, evaluate, model, serve
 SPEC = TaskSpec(
     name="entity",
     prepare=data.prepare,
+    raw_inputs=data.raw_inputs,
     checks=checks.checks,
     build_vocabs=data.build_vocabs,
     load_vocab=data.load_vocab,
@@ -22,17 +23,13 @@ SPEC = TaskSpec(
     predict=serve.predict,
     predict_params=serve.predict_params,
     primary_mode="max",
-    plots=(
-        # dvc.yaml's shared "training curves" entry, entity's line of it
-        {"training curves": {"template": "linear", "x": "epoch",
-                             "y": {"plots/entity/training.csv": ["train/loss", "dev/loss"]}}},
+    plots=(  # the training curves come with every task (rnnlab.dag)
         {"plots/entity/evaluation/confusion.csv": {
             "template": "confusion", "x": "predicted", "y": "actual",
             "title": "entity: test tokens, confusion matrix"}},
-        # images: no plot properties (dvc.yaml's bare `- path` entries)
-        {"plots/entity/evaluation/training.png": None},
-        {"plots/entity/evaluation/confusion.png": None},
+        "plots/entity/evaluation/confusion.png",
     ),
+    requirements=("seqeval",),
     # evaluate trains the dense baseline: it reads the model (embedding_dim, dropout), the
     # train section (batches, lr, patience, ...) and the encoding, besides its usual sections
     reads={"evaluate": (*STAGE_PARAMS["evaluate"], "encoding", "model", "train")},
