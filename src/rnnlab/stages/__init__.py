@@ -82,7 +82,25 @@ def run(stage: str, task: str, params: str | Path = "params.yaml") -> None:
 
     if stage not in STAGES:
         raise ValueError(f"unknown stage {stage!r}; stages are {', '.join(STAGES)}")
+    _check_code_location()
     cfg = config.load(params)
     cfg.task(task)  # unknown names fail here, with the list of configured tasks
     spec = tasks.get(task)
     importlib.import_module(f"rnnlab.stages.{stage}").run(spec, cfg)
+
+
+def _check_code_location() -> None:
+    """Under DVC, refuse to run another checkout's code: dvc.lock records the hashes of this
+    repository's src/, so the outputs must come from it (a shared venv's editable install may
+    point at another clone, which is how committed metrics once drifted from a fresh clone's)."""
+    import os
+
+    import rnnlab
+
+    root = os.environ.get("DVC_ROOT")
+    if not os.environ.get("DVC_STAGE") or not root or not (Path(root) / "src/rnnlab").is_dir():
+        return
+    code, here = Path(rnnlab.__file__).resolve().parents[1], (Path(root) / "src").resolve()
+    if code != here:
+        raise StageError(f"rnnlab is imported from {code}, not from this repository's {here}: "
+                         f"run `pip install -e .` here, or set PYTHONPATH={here}")
