@@ -16,7 +16,7 @@ import torch
 import yaml
 
 from helpers import REPO
-from rnnlab import config, serving
+from rnnlab import config, serving, tasks
 from rnnlab.config import TrainerConfig
 from rnnlab.nn.encoding import pad
 from rnnlab.nn.loop import BucketBatches, balanced_weights, collate, loader, train
@@ -98,6 +98,21 @@ def test_defaults_are_params_yaml_and_tiny_builds():
 def test_config_names_the_bad_key(override, match):
     with pytest.raises(config.ConfigError, match=match):
         task_config(**override)
+
+
+def test_reading_the_section_imports_no_torch_and_the_spec_is_registered():
+    import subprocess
+    import sys
+
+    code = ("import sys, rnnlab.config, rnnlab.tasks.review.params; "
+            "assert 'torch' not in sys.modules, 'params.py pulled torch'")
+    subprocess.run([sys.executable, "-c", code], check=True)
+    spec = tasks.get("review")
+    assert spec.primary_mode == "max" and spec.raw_inputs(task_config()) == []
+    assert spec.raw_inputs(task_config(data={"source": "peerread"})) == [
+        "data/raw/review/peerread/reviews.jsonl"]
+    assert "review.data" in spec.stage_params("train", CONFIG)  # net.json takes the classes
+    assert "review.decode" not in spec.stage_params("evaluate", CONFIG)
 
 
 # ---------------------------------------------------------------- built-in data

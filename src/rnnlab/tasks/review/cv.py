@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="metrics/review/cv.json")
     args = parser.parse_args(argv)
 
-    config = params.load_with_overrides(args.params, args.set, tasks=["review"])
+    config = params.load_with_overrides(args.params, args.set)
     result = run(config, args.folds)
     result["overrides"] = args.set
     write_json(args.out, result)
