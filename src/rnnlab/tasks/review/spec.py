@@ -1,0 +1,36 @@
+"""SPEC: the review task as the stages, the flow and serving see it."""
+
+from __future__ import annotations
+
+from rnnlab.tasks import STAGE_PARAMS, TaskSpec
+from rnnlab.tasks.review import checks, data, evaluate, model, serve
+
+SPEC = TaskSpec(
+    name="review",
+    prepare=data.prepare,
+    raw_inputs=data.raw_inputs,
+    checks=checks.checks,
+    build_vocabs=data.build_vocabs,
+    load_vocab=data.load_vocab,
+    vocab_metrics=data.vocab_metrics,
+    encode=data.encode,
+    net_config=model.net_config,
+    build_net=model.build_net,
+    objective=model.objective,
+    loaders=model.loaders,
+    evaluate=evaluate.evaluate,
+    model_input=serve.model_input,
+    predict=serve.predict,
+    predict_params=serve.predict_params,
+    primary_mode="max",
+    # rnnlab dag adds the training curves and training.png itself
+    plots=(
+        {"plots/review/evaluation/confusion.csv": {
+            "template": "confusion", "x": "predicted", "y": "actual",
+            "title": "review: test reports, confusion matrix"}},
+        {"plots/review/evaluation/confusion.png": None},  # an image: no plot properties
+    ),
+    # train writes into net.json the class names (data.tags, also n_out) and the cut
+    # (data.max_len, data.truncation) that evaluate and serving take from there
+    reads={"train": (*STAGE_PARAMS["train"], "data")},
+)
