@@ -28,8 +28,9 @@ SPEC = TaskSpec(
         {"plots/review/evaluation/confusion.csv": {
             "template": "confusion", "x": "predicted", "y": "actual",
             "title": "review: test reports, confusion matrix"}},
-        {"plots/review/evaluation/confusion.png": None},  # an image: no plot properties
+        "plots/review/evaluation/confusion.png",  # an image
     ),
+    requirements=("scikit-learn",),
     # train writes into net.json the class names (data.tags, also n_out) and the cut
     # (data.max_len, data.truncation) that evaluate and serving take from there
     reads={"train": (*STAGE_PARAMS["train"], "data")},
