@@ -499,15 +499,25 @@ def test_spec_declares_what_the_stages_read():
     net = build_net(net_config(tiny(), {"scaler": W.Scaler(12, 6, 1, "standard", 0.0, 1.0, 100,
                                                            "MS", "mean", 12, 12)}))
     assert objective(tiny(), net, {}).A.shape == (6, 6)
-    paths = {next(iter(entry)) for entry in SPEC.plots}
-    assert "plots/forecast/evaluation/forecast.csv" in paths
+    from rnnlab import dag
+
+    entries = dag.plots("forecast")
+    named = [e if isinstance(e, str) else next(iter(e)) for e in entries]
+    assert "plots/forecast/evaluation/forecast.csv" in named
+    assert "plots/forecast/evaluation/training.png" in named  # the dag adds the figure
+    curves = [e["forecast: training"] for e in entries
+              if isinstance(e, dict) and "forecast: training" in e]
+    assert len(curves) == 1  # ours, with the dev MASE; the dag adds no generic curves
+    assert curves[0]["y"] == {"plots/forecast/training.csv": ["train/loss", "dev/loss",
+                                                               "dev/mase"]}
 
 
 def test_study_cli_scores_dev_only_unless_asked(tmp_path):
     from rnnlab.tasks.forecast import study
 
     raw = yaml.safe_load((REPO / "params.yaml").read_text())
-    params = {"seed": 1, "tasks": ["forecast"], "trainer": {**raw["trainer"], "accelerator": "cpu"},
+    params = {**raw, "seed": 1,  # every task's section: the study narrows to forecast
+              "trainer": {**raw["trainer"], "accelerator": "cpu"},
               "forecast": merge(raw["forecast"], {**P.TINY, "train": {
                   **P.TINY["train"], "max_epochs": 1}})}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))

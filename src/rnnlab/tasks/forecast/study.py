@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="also score the test block (reporting)")
     parser.add_argument("--out", default="metrics/forecast/study.json")
     args = parser.parse_args(argv)
-    settings = config.load_with_overrides(args.params, args.set)
+    settings = config.load_with_overrides(args.params, args.set, tasks=["forecast"])
     result = study(settings, args.seeds, args.test)
     result["overrides"] = args.set
     write_json(args.out, result)
