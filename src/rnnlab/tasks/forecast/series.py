@@ -1,7 +1,7 @@
 """Time series readers for the forecasting task: built-in real series that ship inside
 statsmodels (Mauna Loa CO2, yearly sunspots) and any CSV with a date and a value column.
 
-Nothing here repairs the data. `raw_rows` keeps every source row as it came (its position, the
+Nothing here repairs the data. `builtin` and `read_csv` keep every source row as it came (the
 date and value as text), `parse` adds what could be parsed and the grid period each row falls
 into, and validation (rnnlab.tasks.forecast.checks) then decides whether the series is usable:
 duplicated or out-of-order timestamps, non-numeric or non-finite values and gaps are reported

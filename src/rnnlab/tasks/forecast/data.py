@@ -1,0 +1,100 @@
+"""prepare: the raw rows of the configured series, each with its grid period, split by period
+(train < dev < test), and the regular series the later stages read."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from rnnlab.tasks import SPLITS
+from rnnlab.tasks.forecast import series as ts
+from rnnlab.tasks.forecast.params import ForecastConfig
+
+
+def calendar_period(freq: str) -> int:
+    """Positions in the calendar cycle the model is told about: 12 months, 4 quarters,
+    52 weeks, 7 weekdays; 1 (no calendar input) for yearly and other frequencies."""
+    code = pd.tseries.frequencies.to_offset(freq).name.split("-")[0]
+    return {"MS": 12, "ME": 12, "M": 12, "QS": 4, "QE": 4, "Q": 4, "W": 52, "D": 7,
+            "B": 7}.get(code, 1)
+
+
+def calendar_ids(dates: pd.DatetimeIndex | pd.Series, period: int) -> np.ndarray:
+    """1-based position of each date in its calendar cycle (0 = no calendar)."""
+    d = pd.DatetimeIndex(dates)
+    if period == 12:
+        return d.month.to_numpy(dtype=np.int64)
+    if period == 4:
+        return d.quarter.to_numpy(dtype=np.int64)
+    if period == 52:
+        return np.minimum(d.isocalendar().week.to_numpy(dtype=np.int64), 52)
+    if period == 7:
+        return d.dayofweek.to_numpy(dtype=np.int64) + 1
+    return np.zeros(len(d), dtype=np.int64)
+
+
+def raw_inputs(cfg: ForecastConfig) -> list[str]:
+    """The raw files prepare reads: the CSV for source csv, none for the built-in series."""
+    return [cfg.data.path] if cfg.data.source == "csv" else []
+
+
+def prepare(cfg: ForecastConfig, seed: int) -> dict[str, pd.DataFrame]:
+    """Raw rows of the series, kept as they came (validation judges them), each with the grid
+    period it falls into, split by period: the last horizon_test periods are test, the
+    horizon_dev before them dev. Periods without any row get a placeholder row (row -1), so
+    every split holds all of its periods; a row whose date does not parse stays in train."""
+    d = cfg.data
+    if d.source in ts.BUILTIN:
+        raw = ts.builtin(d.source)
+    else:  # csv (the config admits nothing else)
+        raw = ts.read_csv(d.path, d.date_column, d.value_column)
+    freq, exact = d.freq, True
+    if freq == "infer":
+        freq, exact = ts.infer_freq(pd.to_datetime(raw["date"], errors="coerce",
+                                                   format="mixed"))
+    rows = ts.parse(raw, freq)
+    periods = ts.grid(rows["period"], freq)
+    empty = periods.difference(pd.DatetimeIndex(rows["period"].dropna()))
+    if len(empty):
+        rows = pd.concat([rows, pd.DataFrame({
+            "row": -1, "date_raw": "", "value_raw": "", "date": pd.NaT, "value": np.nan,
+            "is_number": True, "period": empty})], ignore_index=True)
+    n, ht, hd = len(periods), d.horizon_test, d.horizon_dev
+    test_start = periods[max(n - ht, 0)] if n else pd.Timestamp.max
+    dev_start = periods[max(n - ht - hd, 0)] if n else pd.Timestamp.max
+    split = np.where(rows["period"] >= test_start, "test",
+                     np.where(rows["period"] >= dev_start, "dev", "train"))
+    split[rows["period"].isna().to_numpy()] = "train"
+    rows = rows.assign(freq=freq, freq_exact=exact, aggregate=d.aggregate,
+                       season_length=d.season_length)
+    out = {}
+    for s in SPLITS:
+        part = rows[split == s].sort_values(["period", "row"], na_position="last")
+        out[s] = part.reset_index(drop=True)
+    return out
+
+
+def meta(frame: pd.DataFrame) -> tuple[str, str, int]:
+    """(freq, aggregate, season length) prepare stamped on every row."""
+    first = frame.iloc[0]
+    return str(first["freq"]), str(first["aggregate"]), int(first["season_length"])
+
+
+def series(frames: dict[str, pd.DataFrame], upto: str = "test") -> pd.DataFrame:
+    """The regular series of the splits up to `upto` (train < dev < test): one value per
+    period, gaps interpolated from those splits only (the test block never fills a gap of the
+    history), with each period's split."""
+    keep = SPLITS[: SPLITS.index(upto) + 1]
+    rows = pd.concat([frames[s].assign(split=s) for s in keep], ignore_index=True)
+    freq, aggregate, _ = meta(rows)
+    out = ts.regular(rows, freq, aggregate)
+    split_of = rows.dropna(subset=["period"]).drop_duplicates("period").set_index("period")
+    out["split"] = split_of["split"].reindex(out["date"]).to_numpy()
+    return out
+
+
+def train_windows(n_train: int, input_len: int, horizon: int, difference: int,
+                  stride: int = 1) -> int:
+    """How many full windows (k + L inputs, H targets) fit in n_train periods."""
+    span = n_train - max(difference, 0) - input_len - horizon + 1
+    return max(0, -(-span // max(stride, 1)))

@@ -1,0 +1,59 @@
+"""evaluate: the RNN's forecast of the dev and the test block next to the baselines fitted on
+the same history, scored in levels (metrics.py), with a forecast-vs-actual table per block and
+a figure."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+
+from rnnlab.nn.loop import count_parameters
+from rnnlab.tasks import Evaluation
+from rnnlab.tasks.forecast.baselines import NAMES, baselines
+from rnnlab.tasks.forecast.data import series
+from rnnlab.tasks.forecast.figures import forecast_figure
+from rnnlab.tasks.forecast.metrics import mase_scale, score
+from rnnlab.tasks.forecast.model import Forecaster
+from rnnlab.tasks.forecast.params import ForecastConfig
+from rnnlab.tasks.forecast.windows import Scaler
+
+
+def evaluate(cfg: ForecastConfig, net: Forecaster, frames: dict[str, pd.DataFrame],
+             encoded: dict[str, dict[str, torch.Tensor]], vocabs: dict[str, Scaler],
+             seed: int) -> Evaluation:
+    """Dev and test blocks, each forecast from the history before it (on the CPU: one window
+    each, and the committed metrics were computed there)."""
+    d = cfg.data
+    m = d.season_length
+    metrics: dict[str, float] = {}
+    tables: dict[str, pd.DataFrame] = {}
+    full = series(frames)
+    for split, before in (("dev", "train"), ("test", "dev")):
+        enc = encoded[split]
+        block = series(frames, split)
+        actual = block.loc[block["split"] == split, "value"].to_numpy(dtype=np.float64)
+        history = series(frames, before)["value"].to_numpy()
+        scale = mase_scale(history, m)
+        rnn = net.eval().forecast(enc["x"], enc["cal"], enc["last"], len(actual))[0].numpy()
+        preds = {"rnn": rnn.astype(np.float64),
+                 **baselines(cfg.baselines, m, history, len(actual))}
+        for name, pred in preds.items():
+            prefix = split if name == "rnn" else f"{name}/{split}"
+            metrics.update({f"{prefix}/{k}": v for k, v in score(pred, actual, scale).items()})
+        metrics[f"{split}/mase_scale"] = scale
+        dates = full.loc[full["split"] == split, "date"]
+        tables[f"{split}_forecast" if split == "dev" else "forecast"] = pd.DataFrame({
+            "date": [x.strftime("%Y-%m-%d") for x in dates], "actual": actual,
+            **{k: np.round(v, 4) for k, v in preds.items()}})
+    metrics["model/params"] = count_parameters(net)
+    metrics["model/members"] = len(net.members)
+    test = tables["forecast"]
+    examples = [f"{d.source}: test block {test['date'].iloc[0]} .. {test['date'].iloc[-1]}, "
+                f"MASE scale {metrics['test/mase_scale']:.4f}"]
+    examples += [f"{r.date} actual={r.actual:.2f} rnn={r.rnn:.2f}"
+                 + "".join(f" {b}={getattr(r, b):.2f}" for b in NAMES if b in test)
+                 for r in test.head(12).itertuples()]
+    return Evaluation(
+        metrics=metrics, tables=tables, examples=examples,
+        files={"forecast.png": lambda path: forecast_figure(full, tables, d, path)})

@@ -1,0 +1,94 @@
+"""Serving: a history (date, value) in, the next `steps` periods out.
+
+`steps` (decode.steps, a request may set it) is capped at MAX_BLOCKS times the model's horizon
+H: past H the direct block is iterated on its own forecasts, and the error compounds with
+every block, so a request for more is refused rather than answered badly."""
+
+from __future__ import annotations
+
+from numbers import Integral
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rnnlab.config import ConfigError
+from rnnlab.serving import BadInput
+from rnnlab.tasks.forecast import series as ts
+from rnnlab.tasks.forecast.model import Forecaster
+from rnnlab.tasks.forecast.params import ForecastConfig
+from rnnlab.tasks.forecast.windows import Scaler, origin
+
+MAX_BLOCKS = 4  # steps <= MAX_BLOCKS * horizon
+
+
+def max_steps(horizon: int) -> int:
+    return MAX_BLOCKS * horizon
+
+
+def predict_params(cfg: ForecastConfig) -> dict[str, int]:
+    """pyfunc params: how many periods to forecast (decode.steps)."""
+    steps, cap = cfg.decode.steps, max_steps(cfg.vocab.horizon)
+    if not 1 <= steps <= cap:
+        raise ConfigError(f"forecast.decode.steps must be in 1..{cap} ({MAX_BLOCKS} x "
+                          f"vocab.horizon {cfg.vocab.horizon}), got {steps}")
+    return {"steps": steps}
+
+
+def model_input(raw: Any) -> pd.DataFrame:
+    """A history as a DataFrame with `date` and `value` columns (or a dict / records of them;
+    a two-column frame with other names is read as date, value). One request is one history,
+    so this is one frame rather than a list."""
+    try:
+        frame = raw if isinstance(raw, pd.DataFrame) else pd.DataFrame(raw)
+    except (ValueError, TypeError) as err:
+        raise BadInput(f"expected a history with columns date and value: {err}") from None
+    if not {"date", "value"} <= set(frame.columns):
+        if frame.shape[1] != 2:
+            raise BadInput(f"expected columns date and value, got {list(frame.columns)}")
+        frame = frame.set_axis(["date", "value"], axis=1)
+    return frame[["date", "value"]]
+
+
+def _steps(value: Any, horizon: int) -> int:
+    cap = max_steps(horizon)
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise BadInput(f"steps must be an integer, got {value!r}")
+    if not 1 <= int(value) <= cap:
+        raise BadInput(f"steps must be in 1..{cap} (the model forecasts {horizon} periods at "
+                       f"once and iterates at most {MAX_BLOCKS} blocks), got {int(value)}")
+    return int(value)
+
+
+def predict(net: Forecaster, vocabs: dict[str, Scaler], history: pd.DataFrame,
+            params: dict[str, Any]) -> pd.DataFrame:
+    """The next `steps` periods after a history: date and forecast. The history is checked
+    (dates parse and increase, values are finite numbers), resampled onto the training grid
+    and interpolated as in training."""
+    s = vocabs["scaler"]
+    steps = _steps(params["steps"], net.horizon)
+    rows = ts.parse(model_input(history).astype(str), s.freq)
+    problems = []
+    if rows["date"].isna().any():
+        problems.append(f"unparseable dates in rows {rows.index[rows['date'].isna()].tolist()[:5]}")
+    if not rows["is_number"].all() or np.isinf(rows["value"]).any():
+        bad = rows.index[~rows["is_number"] | np.isinf(rows["value"])].tolist()[:5]
+        problems.append(f"values that are not finite numbers in rows {bad}")
+    back = rows["date"] < rows["date"].cummax().shift(1)
+    dup = rows["date"].duplicated(keep=False) & rows["date"].notna()
+    if back.any() or dup.any():
+        problems.append(f"dates not strictly increasing in rows "
+                        f"{rows.index[back | dup].tolist()[:5]}")
+    if problems:
+        raise BadInput("bad history: " + "; ".join(problems))
+    regular = ts.regular(rows, s.freq, s.aggregate)
+    try:
+        window = origin(regular, s)
+    except ValueError as err:
+        raise BadInput(str(err)) from None
+    device = net.mean.device
+    window = {k: v.to(device) for k, v in window.items()}
+    levels = net.eval().forecast(**window, steps=steps)[0].cpu().numpy()
+    dates = pd.date_range(regular["date"].iloc[-1], periods=steps + 1, freq=s.freq)[1:]
+    return pd.DataFrame({"date": [x.strftime("%Y-%m-%d") for x in dates],
+                         "forecast": levels.astype(np.float64)})

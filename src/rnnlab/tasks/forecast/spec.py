@@ -1,0 +1,52 @@
+"""forecast's TaskSpec: the stages and serving see the task only through SPEC."""
+
+from __future__ import annotations
+
+from rnnlab.tasks import STAGE_PARAMS, TaskSpec
+from rnnlab.tasks.forecast.checks import checks
+from rnnlab.tasks.forecast.data import prepare, raw_inputs
+from rnnlab.tasks.forecast.evaluate import evaluate
+from rnnlab.tasks.forecast.model import build_net, net_config, objective
+from rnnlab.tasks.forecast.serve import model_input, predict, predict_params
+from rnnlab.tasks.forecast.windows import build_vocabs, encode, load_vocab, loaders, vocab_metrics
+
+EVALUATION = "plots/forecast/evaluation"
+COLUMNS = ["actual", "rnn", "seasonal_naive", "drift", "ets", "sarima"]
+
+SPEC = TaskSpec(
+    name="forecast",
+    prepare=prepare,
+    raw_inputs=raw_inputs,
+    checks=checks,
+    build_vocabs=build_vocabs,
+    load_vocab=load_vocab,
+    vocab_metrics=vocab_metrics,
+    encode=encode,
+    net_config=net_config,
+    build_net=build_net,
+    objective=objective,
+    loaders=loaders,
+    evaluate=evaluate,
+    model_input=model_input,
+    predict=predict,
+    predict_params=predict_params,
+    primary_mode="min",  # the champion is the lowest dev MASE
+    plots=(  # its own training curves (with the dev MASE), so rnnlab.dag adds none
+        {"forecast: training": {
+            "template": "linear", "x": "epoch",
+            "y": {"plots/forecast/training.csv": ["train/loss", "dev/loss", "dev/mase"]},
+            "title": "forecast: loss per epoch (train and dev) and dev MASE"}},
+        {f"{EVALUATION}/forecast.csv": {
+            "template": "linear", "x": "date", "y": COLUMNS,
+            "title": "forecast: test block, forecast vs actual (from the history before it)"}},
+        {f"{EVALUATION}/dev_forecast.csv": {
+            "template": "linear", "x": "date", "y": COLUMNS,
+            "title": "forecast: dev block, forecast vs actual"}},
+        f"{EVALUATION}/forecast.png",
+    ),
+    requirements=("statsmodels",),
+    # the checks count the training windows, so validate reads the window settings too;
+    # evaluate reads data (season_length for MASE and the baselines, source, horizon_test)
+    reads={"validate": ("data", "validation", "vocab"),
+           "evaluate": (*STAGE_PARAMS["evaluate"], "data")},
+)

@@ -1,0 +1,77 @@
+"""Settings study (dev only): train the configured model once per seed, in-process, with the one
+training loop and params.yaml's trainer section, and score the dev block (and the test block
+only when asked, to report a chosen setting's spread, never to choose).
+
+    python -m rnnlab.tasks.forecast.study --seeds 1 2 3 [--set forecast.model.hidden_size=32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+import numpy as np
+
+from rnnlab.config import Config
+
+
+def study(config: Config, seeds: list[int], with_test: bool = False) -> dict[str, Any]:
+    import pytorch_lightning as pl
+
+    from rnnlab.nn.loop import set_threads, train
+    from rnnlab.tasks.forecast.data import prepare
+    from rnnlab.tasks.forecast.evaluate import evaluate
+    from rnnlab.tasks.forecast.model import build_net, net_config, objective
+    from rnnlab.tasks.forecast.windows import build_vocabs, encode, loaders
+
+    cfg = config.task("forecast")
+    set_threads(config.trainer.threads)
+    frames = prepare(cfg, seeds[0] if seeds else 0)
+    vocabs = build_vocabs(frames["train"], cfg.vocab)
+    encoded = encode(frames, vocabs)
+    rows = []
+    for seed in seeds:
+        pl.seed_everything(seed, workers=True, verbose=False)
+        net = build_net(net_config(cfg, vocabs))
+        goal = objective(cfg, net, vocabs)
+        train_batches, dev_batches = loaders(cfg, encoded, seed)
+        module = train(net, goal, train_batches, dev_batches, cfg.train, config.trainer,
+                       progress=False)
+        metrics = evaluate(cfg, net, frames, encoded, vocabs, seed).metrics
+        keep = [k for k in metrics if k.startswith("dev/") or (with_test and k.startswith("test/"))]
+        row = {"seed": seed, "epochs": len(module.history), **{k: metrics[k] for k in keep}}
+        rows.append(row)
+        print(f"seed {seed}: " + ", ".join(f"{k}={v:.4f}" for k, v in row.items()
+                                            if k.endswith(("mase", "smape"))), flush=True)
+    cols = [k for k in rows[0] if k.endswith(("mase", "smape"))] if rows else []
+    return {"seeds": seeds, "per_seed": rows,
+            "mean": {k: float(np.mean([r[k] for r in rows])) for k in cols},
+            "std": {k: float(np.std([r[k] for r in rows])) for k in cols}}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Dev MASE / sMAPE of a setting over seeds (--test adds the test block, for reporting)."""
+    from rnnlab import config
+    from rnnlab.io import write_json
+
+    parser = argparse.ArgumentParser(prog="python -m rnnlab.tasks.forecast.study",
+                                     description="dev scores of one setting over several seeds")
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--test", action="store_true",
+                        help="also score the test block (reporting)")
+    parser.add_argument("--out", default="metrics/forecast/study.json")
+    args = parser.parse_args(argv)
+    settings = config.load_with_overrides(args.params, args.set, tasks=["forecast"])
+    result = study(settings, args.seeds, args.test)
+    result["overrides"] = args.set
+    write_json(args.out, result)
+    print(f"{len(args.seeds)} seeds, {args.set or 'defaults'}: " + ", ".join(
+        f"{k} {result['mean'][k]:.4f} ± {result['std'][k]:.4f}" for k in result["mean"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
