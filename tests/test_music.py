@@ -1,28 +1,35 @@
 """The one-to-many music task: tokens from tiny ABC files written here (never the whole
-corpus), the OneToMany network (conditioning, clock, sampling), overfitting a tiny batch,
-GX checks catching planted faults by name, the bigram and metre / pitch metrics on toy cases,
-serving and MIDI export; one slow `dvc repro` of the task on 8 corpus files per genre."""
+corpus), the OneToMany network (conditioning, clock, sampling), overfitting a tiny batch with
+the one training loop, GX checks catching planted faults by name, the bigram and metre / pitch
+metrics on toy cases, evaluate, serving (caps, defaults from the decode section) and MIDI
+export. The stage-by-stage smoke test over TINY and the DVC pipeline tests are shared ones."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
-import yaml
 
-from helpers import STAGES, champion, make_repo, ran, sh
-from rnnlab import config
-from rnnlab.data import music
-from rnnlab.lightning import SequenceModelModule, fit, loader, sequence_nll
-from rnnlab.nn.architectures import OneToMany
-from rnnlab.tasks import music as task
+from rnnlab import config, serving, tasks
+from rnnlab.config import TrainerConfig
+from rnnlab.nn.encoding import pad
+from rnnlab.nn.loop import loader, train
+from rnnlab.tasks.music import checks, model, prepare, serve, vocab
+from rnnlab.tasks.music import data as music
+from rnnlab.tasks.music import evaluate as evaluation
+from rnnlab.tasks.music.baselines import Bigram, GenreClassifier, fit_bigram
+from rnnlab.tasks.music.model import MusicObjective, OneToMany, sequence_nll
+from rnnlab.tasks.music.params import CONFIG, TINY, BigramBaseline, MusicConfig
+from rnnlab.tasks.music.spec import SPEC
 from rnnlab.validation import ValidationFailed, validate
+
+CPU = TrainerConfig(accelerator="cpu", devices=1)
 
 NOTES = "CDEFGABcdefgab"
 
@@ -50,20 +57,44 @@ def write_tunes(root: Path, per_genre: int = 6) -> Path:
     return root
 
 
-def task_config(**sections) -> config.TaskConfig:
+def task_config(**sections) -> MusicConfig:
     base = {"primary_metric": "dev/nll",
-            "data": {"source": "folder", "path": "tunes", "split": {"dev": 0.2, "test": 0.2}},
+            "data": {"source": "folder", "path": "tunes", "min_files": 1,
+                     "split": {"dev": 0.2, "test": 0.2}},
             "validation": {"min_notes": 16, "max_failed_fraction": 0.0,
                            "min_train_per_genre": 2},
             "model": {"cell": "gru", "hidden_size": 16, "embedding_dim": 8, "genre_dim": 4,
-                      "clock_dim": 4, "max_len": 80, "samples_per_genre": 3,
-                      "midi_per_genre": 1},
-            "train": {"max_epochs": 1, "batch_size": 8, "patience": 1, "threads": 1,
-                      "accelerator": "cpu"},
+                      "clock_dim": 4},
+            "decode": {"max_len": 80, "samples_per_genre": 3, "midi_per_genre": 1},
+            "train": {"max_epochs": 2, "batch_size": 8, "patience": 2},
             "baselines": {"bigram": {"k": [0.05, 0.5]}, "classifier": {"C": 1.0}}}
     for key, value in sections.items():
         base[key] = {**base.get(key, {}), **value} if isinstance(value, dict) else value
-    return config._task_config("music", base)
+    return config.build(CONFIG, {"name": "music", **base}, "music")
+
+
+# ---------------------------------------------------------------- params
+
+
+def test_the_params_section_is_typed_and_tiny_overrides_it():
+    cfg = config.build(CONFIG, {"name": "music", "primary_metric": "dev/nll", **TINY}, "music")
+    assert cfg.data.limit == 8 and cfg.decode.samples_per_genre == 3 and cfg.model.clock
+    assert cfg.baselines.bigram.k == 0.05 and cfg.baselines.classifier.C == 1.0
+    with pytest.raises(config.ConfigError, match=r"music\.model\.temperature: unknown key"):
+        task_config(model={"temperature": 0.8})  # a decode knob, not the model's
+    with pytest.raises(config.ConfigError, match=r"music\.model\.condition must be one of"):
+        task_config(model={"condition": "sometimes"})
+    with pytest.raises(config.ConfigError, match=r"music\.data\.source must be one of"):
+        task_config(data={"source": "internet"})
+
+
+def test_train_does_not_read_the_decode_section_and_evaluate_does():
+    assert "music.decode" not in SPEC.stage_params("train", CONFIG)
+    assert "music.decode" in SPEC.stage_params("evaluate", CONFIG)
+    assert "music.model" in SPEC.stage_params("train", CONFIG)
+    assert tasks.get("music") is SPEC and SPEC.primary_mode == "min"
+    assert SPEC.raw_inputs(task_config()) == ["tunes"]
+    assert SPEC.raw_inputs(task_config(data={"source": "corpus"})) == []
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +105,7 @@ def folder(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def prepared(folder: Path) -> tuple[config.TaskConfig, dict[str, pd.DataFrame]]:
     cfg = task_config(data={"path": str(folder)})
-    return cfg, task.prepare(cfg, seed=0)
+    return cfg, prepare.prepare(cfg, seed=0)
 
 
 # ---------------------------------------------------------------- tokens and readers
@@ -108,7 +139,8 @@ def test_an_abc_file_becomes_notes_rests_and_bar_lines(tmp_path: Path):
                               "A4_1/3", "B4_1/3", "C5_1/3", "D5_3/2"]
     assert tune["grace_notes"] == 1 and tune["metre"] == "6/8" and tune["n_notes"] == 8
     assert tune["title"] == "Test -- Jig" and tune["genre"] == "Jig"
-    assert task.bar_lengths(tune["tokens"]) == [3.0]  # the pickup and the last bar are not whole
+    # the pickup and the last bar are not whole bars
+    assert evaluation.bar_lengths(tune["tokens"]) == [3.0]
 
 
 def test_transpose_moves_the_key_signature_to_no_accidentals(tmp_path: Path):
@@ -146,13 +178,14 @@ def test_folder_source_prepares_genres_from_sub_folders_in_disjoint_splits(prepa
     assert tunes.groupby("group")["split"].nunique().max() == 1
     assert all(len(frames[s]) for s in ("train", "dev", "test"))
     assert frames["train"]["metre"].isin(["6/8", "2/2"]).all()
-    assert task.prepare(cfg, seed=0)["test"]["title"].tolist() == frames["test"]["title"].tolist()
+    again = prepare.prepare(cfg, seed=0)
+    assert again["test"]["title"].tolist() == frames["test"]["title"].tolist()
 
 
 def test_versions_of_a_tune_share_a_group():
-    groups = task.tune_groups(["Old Zip Coon -- Reel", "OLD ZIP COON -- REEL.", "Morpeth's",
-                               "Morpeth", "Other"],
-                              [["A4_1"], ["B4_1"], ["C5_1"], ["C5_1"], ["D5_1"]])
+    groups = prepare.tune_groups(["Old Zip Coon -- Reel", "OLD ZIP COON -- REEL.", "Morpeth's",
+                                  "Morpeth", "Other"],
+                                 [["A4_1"], ["B4_1"], ["C5_1"], ["C5_1"], ["D5_1"]])
     assert groups[0] == groups[1] and groups[2] == groups[3] and len(set(groups)) == 3
 
 
@@ -160,10 +193,10 @@ def test_genres_default_to_the_largest_with_enough_files():
     files = [(Path(f"{i}"), g) for i, g in enumerate(["Reel"] * 5 + ["Jig"] * 3 + ["Clog"] * 1
                                                      + [None] * 9)]
     cfg = task_config(data={"max_genres": 2, "min_files": 2})
-    assert task.select_genres(files, cfg) == ["Reel", "Jig"]
+    assert prepare.select_genres(files, cfg) == ["Reel", "Jig"]
     cfg = task_config(data={"max_genres": 4, "min_files": 2})
-    assert task.select_genres(files, cfg) == ["Reel", "Jig"]
-    assert task.select_genres(files, task_config(data={"genres": ["Clog"]})) == ["Clog"]
+    assert prepare.select_genres(files, cfg) == ["Reel", "Jig"]
+    assert prepare.select_genres(files, task_config(data={"genres": ["Clog"]})) == ["Clog"]
 
 
 # ---------------------------------------------------------------- validation
@@ -171,7 +204,7 @@ def test_genres_default_to_the_largest_with_enough_files():
 
 def test_clean_tunes_pass_validation(prepared, tmp_path: Path):
     cfg, frames = prepared
-    summary = validate("music", task.checks(cfg, frames), tmp_path / "v")
+    summary = validate("music", checks.checks(cfg, frames), tmp_path / "v")
     assert summary["success"] and summary["stats"]["tunes"]["train"]["genres"]["Jig"] > 0
 
 
@@ -196,7 +229,7 @@ def test_validation_names_each_planted_fault(prepared, tmp_path: Path):
     bad = _planted(frames)
     titles = {i: bad["train"].at[i, "title"] for i in range(6)}
     with pytest.raises(ValidationFailed) as err:
-        validate("music", task.checks(cfg, bad), tmp_path / "v")
+        validate("music", checks.checks(cfg, bad), tmp_path / "v")
     text = str(err.value)
     for description, row in (("every tune has a genre", 0), ("every duration is positive", 1),
                              ("pitches within MIDI 0-127 (high)", 2),
@@ -214,10 +247,25 @@ def test_parse_failures_within_the_tolerated_share_pass(prepared, tmp_path: Path
     cfg, frames = prepared
     frames = dict(frames)
     frames["failures"] = pd.DataFrame({"file": ["jig0.abc"], "genre": ["Jig"], "error": ["x"]})
-    loose = task_config(data=dict(cfg.data), validation={"max_failed_fraction": 0.1})
-    assert validate("music", task.checks(loose, frames), tmp_path / "ok")["success"]
+    loose = dataclasses.replace(cfg, validation=dataclasses.replace(cfg.validation,
+                                                                  max_failed_fraction=0.1))
+    assert validate("music", checks.checks(loose, frames), tmp_path / "ok")["success"]
     with pytest.raises(ValidationFailed, match=r"jig0\.abc"):
-        validate("music", task.checks(cfg, frames), tmp_path / "strict")
+        validate("music", checks.checks(cfg, frames), tmp_path / "strict")
+
+
+def test_validate_reads_the_side_frames_prepare_wrote_when_given_the_splits_only(
+        prepared, tmp_path: Path, monkeypatch):
+    cfg, frames = prepared
+    monkeypatch.chdir(tmp_path)
+    folder = checks.PREPARED / "music"
+    folder.mkdir(parents=True)
+    frames["files"].to_parquet(folder / "files.parquet")
+    pd.DataFrame({"file": ["jig0.abc"], "genre": ["Jig"], "error": ["x"]}).to_parquet(
+        folder / "failures.parquet")
+    splits = {s: frames[s] for s in ("train", "dev", "test")}
+    with pytest.raises(ValidationFailed, match=r"jig0\.abc"):
+        validate("music", checks.checks(cfg, splits), tmp_path / "v")
 
 
 # ---------------------------------------------------------------- network
@@ -232,8 +280,8 @@ def test_one_to_many_shapes_and_the_genre_changes_the_first_step(cell, condition
     ids = torch.tensor([[0, 3, 4, 5], [0, 6, 0, 0]])
     logits = net(torch.tensor([0, 1]), ids, torch.tensor([4, 2]))
     assert logits.shape == (2, 4, 10)
-    first = net(torch.tensor([0, 1, 2]), torch.zeros(3, 1, dtype=torch.long), torch.ones(3,
-                                                                                         dtype=torch.long))
+    first = net(torch.tensor([0, 1, 2]), torch.zeros(3, 1, dtype=torch.long),
+                torch.ones(3, dtype=torch.long))
     assert not torch.allclose(first[0], first[1])  # x<1> = 0 for all: only the genre differs
 
 
@@ -276,29 +324,43 @@ def test_sampling_is_seeded_stops_at_the_end_token_and_respects_top_k():
 def _toy_encoded() -> tuple[dict[str, torch.Tensor], list[list[int]]]:
     """Two genres, one tune each (ids 3..7, end token 2)."""
     tunes = [[3, 4, 5, 4, 3, 2], [6, 7, 6, 7, 5, 2]]
-    from rnnlab.encoding import pad
-
     out = pad([[0, *t[:-1]] for t in tunes])
     out["targets"] = pad(tunes)["ids"]
     out["genres"] = torch.tensor([0, 1])
     return out, tunes
 
 
-def test_teacher_forcing_overfits_a_tiny_batch_and_greedy_decoding_replays_it(tmp_path: Path):
+def test_teacher_forcing_overfits_a_tiny_batch_and_greedy_decoding_replays_it():
     torch.manual_seed(0)
     encoded, tunes = _toy_encoded()
     net = OneToMany(8, 2, hidden_size=32, embedding_dim=8, genre_dim=4)
-    module = SequenceModelModule(net, lr=0.03)
     before = float(sequence_nll(net, encoded).sum())
     net.train()  # sequence_nll left it in eval mode
-    fit(module, loader(encoded, 2, shuffle=True), loader(encoded, 2), max_epochs=80,
-        patience=80, monitor="dev/nll", mode="min", accelerator="cpu", progress=False,
-        ckpt_dir=str(tmp_path))
+    settings = task_config(train={"max_epochs": 80, "patience": 80, "lr": 0.03}).train
+    module = train(net, MusicObjective(), loader(encoded, 2, shuffle=True), loader(encoded, 2),
+                   settings, CPU, progress=False)
     after = float(sequence_nll(net, encoded).sum()) / int(encoded["lengths"].sum())
     assert after < 0.05 < before / 12
     assert module.history and {"train/loss", "dev/loss", "dev/nll"} <= set(module.history[-1])
+    last = module.history[-1]
+    assert math.isclose(last["dev/loss"], last["dev/nll"])  # one dev batch: the same mean
     greedy = net.sample(torch.tensor([0, 1]), 20, eos=2, top_k=1)
     assert greedy == [t[:-1] for t in tunes]  # the genre alone picks its tune
+
+
+def test_the_objective_averages_over_real_tokens_only():
+    encoded, _ = _toy_encoded()
+    torch.manual_seed(0)
+    net = OneToMany(8, 2, hidden_size=8, embedding_dim=4).eval()
+    batch = next(iter(loader(encoded, 2)))
+    with torch.no_grad():
+        loss = MusicObjective().loss(net, batch)
+        dev_loss, (total, n) = MusicObjective().dev_step(net, batch)
+    per_step = sequence_nll(net, encoded)
+    assert math.isclose(float(loss), float(per_step.sum()) / 12, rel_tol=1e-6)
+    assert n == 12 and dev_loss.item() == total / n
+    metrics = MusicObjective().dev_metrics([(total, n), (total, n)])
+    assert math.isclose(metrics["dev/perplexity"], math.exp(metrics["dev/nll"]), rel_tol=1e-6)
 
 
 # ---------------------------------------------------------------- baselines and metrics
@@ -306,69 +368,85 @@ def test_teacher_forcing_overfits_a_tiny_batch_and_greedy_decoding_replays_it(tm
 
 def test_bigram_matches_hand_counts_and_k_is_chosen_on_dev():
     encoded, _ = _toy_encoded()
-    model = task.Bigram(encoded, 2, 8, k=0.5)
+    bigram = Bigram(encoded, 2, 8, k=0.5)
     # genre 0 after id 4: targets 5 and 3 once each; 7 ids can follow (all but <pad>)
-    assert math.isclose(np.exp(model.log_probs(0)[4, 5]), (1 + 0.5) / (2 + 0.5 * 7))
-    assert np.allclose(np.exp(model.log_probs(1)).sum(1), 1)
-    total, n = model.nll(encoded)
+    assert math.isclose(np.exp(bigram.log_probs(0)[4, 5]), (1 + 0.5) / (2 + 0.5 * 7))
+    assert np.allclose(np.exp(bigram.log_probs(1)).sum(1), 1)
+    total, n = bigram.nll(encoded)
     assert n == 12 and total > 0
-    cfg = task_config(baselines={"bigram": {"k": [0.001, 1.0]}})
-    best, dev_nll = task.fit_bigram(cfg, {"train": encoded, "dev": encoded}, 2, 8)
+    best, dev_nll = fit_bigram(BigramBaseline(k=(0.001, 1.0)), {"train": encoded, "dev": encoded},
+                               2, 8)
     assert best.k == 0.001 and dev_nll < total / n  # on seen data, less smoothing wins
-    samples = best.sample(0, 3, seed=0, eos=2, banned=(0, 1), max_len=20)
-    assert samples[0] == [3, 4, 5, 4, 3] or 2 not in samples[0]
+    sharp = Bigram(encoded, 2, 8, k=1e-9)  # next to no mass on unseen transitions
+    samples = sharp.sample(0, 20, seed=0, eos=2, banned=(0, 1), max_len=20)
+    assert samples == sharp.sample(0, 20, seed=0, eos=2, banned=(0, 1), max_len=20)  # seeded
+    seen = {(0, 3), (3, 4), (4, 5), (5, 4), (4, 3)}  # genre 0's transitions
+    for s in samples:
+        assert all(pair in seen for pair in zip([0, *s], s, strict=False)), s
+        assert len(s) == 20 or s[-1] == 3  # stopped at max_len, or at <eot>: it only follows 3
+    assert any(len(s) < 20 for s in samples)
+    assert len({tuple(s) for s in samples}) > 1  # 3 -> 4 or <eot>, 4 -> 5 or 3: it draws
 
 
 def test_bar_fit_and_pitch_class_distance_on_toy_tunes():
     waltz = ["A4_1", "|", "A4_1", "B4_1", "C5_1", "|", "D5_2", "|", "E5_3", "|"]
-    assert task.bar_lengths(waltz) == [3.0, 2.0, 3.0]
-    share, bars = task.bar_fit([waltz], [3.0])
+    assert evaluation.bar_lengths(waltz) == [3.0, 2.0, 3.0]
+    share, bars = evaluation.bar_fit([waltz], [3.0])
     assert bars == 3 and math.isclose(share, 2 / 3)
-    assert math.isnan(task.bar_fit([["A4_1"]], [3.0])[0])
-    a = task.pitch_class_histogram([["C4_1", "C5_1", "G4_2"]])
+    assert math.isnan(evaluation.bar_fit([["A4_1"]], [3.0])[0])
+    a = evaluation.pitch_class_histogram([["C4_1", "C5_1", "G4_2"]])
     assert np.allclose(a[[0, 7]], [0.5, 0.5])
-    assert task.js_divergence(a, a) == 0.0
-    assert math.isclose(task.js_divergence(np.eye(12)[0], np.eye(12)[1]), 1.0)
+    assert evaluation.js_divergence(a, a) == 0.0
+    assert math.isclose(evaluation.js_divergence(np.eye(12)[0], np.eye(12)[1]), 1.0)
 
 
 def test_the_genre_classifier_learns_metre_from_real_training_tunes(prepared):
     cfg, frames = prepared
-    clf = task.GenreClassifier(cfg).fit(frames["train"], frames["dev"])
+    clf = GenreClassifier(cfg.baselines.classifier).fit(frames["train"], frames["dev"])
     pred = clf.predict([list(t) for t in frames["test"]["tokens"]])
     assert (pred == frames["test"]["genre_id"].to_numpy()).mean() == 1.0
 
 
-# ---------------------------------------------------------------- stages in-process, serving
+# ---------------------------------------------------------------- vocab, encode, evaluate
 
 
 @pytest.fixture(scope="module")
-def trained(prepared, tmp_path_factory):
+def trained(prepared):
     cfg, frames = prepared
-    vocabs = task.build_vocabs(frames["train"], cfg.vocab)
-    encoded = {s: task.encode(frames[s], vocabs) for s in ("train", "dev", "test")}
+    vocabs = vocab.build_vocabs(frames["train"], cfg.vocab)
+    encoded = vocab.encode(frames, vocabs)
     torch.manual_seed(0)
-    net = task.build_net(task.net_config(cfg, vocabs))
-    fit(task.lightning_module(cfg, net, vocabs), loader(encoded["train"], 8, shuffle=True),
-        loader(encoded["dev"], 8), max_epochs=2, patience=2, monitor=task.MONITOR,
-        mode=task.MONITOR_MODE, accelerator="cpu", progress=False,
-        ckpt_dir=str(tmp_path_factory.mktemp("ckpt")))
+    net = model.build_net(model.net_config(cfg, vocabs))
+    train_batches, dev_batches = model.loaders(cfg, encoded, seed=0)
+    train(net, model.objective(cfg, net, vocabs), train_batches, dev_batches, cfg.train, CPU,
+          progress=False)
     return cfg, frames, vocabs, encoded, net
 
 
-def test_vocab_encode_and_evaluate_write_every_table_figure_and_midi(trained, tmp_path: Path):
-    cfg, frames, vocabs, encoded, net = trained
-    assert vocabs["genres"].names == ["Jig", "Reel"] or vocabs["genres"].names == ["Reel", "Jig"]
-    jig = vocabs["genres"].names.index("Jig")
-    assert frames["train"].loc[frames["train"]["genre"] == "Jig", "genre_id"].eq(jig).all()
+def test_vocab_and_encode_give_teacher_forcing_pairs_and_genre_metres(trained):
+    cfg, frames, vocabs, encoded, _net = trained
+    assert set(encoded) == {"train", "dev", "test"}  # the side frames are not encoded
+    assert vocabs["genres"].names == ["Jig", "Reel"]  # equal file counts: by name
+    assert frames["train"].loc[frames["train"]["genre"] == "Jig", "genre_id"].eq(0).all()
     assert vocabs["genres"].bar_lengths("Jig") == [3.0]
     assert vocabs["genres"].main_metre("Reel") == "2/2"
     e = encoded["train"]
     assert torch.equal(e["ids"][:, 1:][e["mask"][:, 1:]], e["targets"][:, :-1][e["mask"][:, 1:]])
     assert (e["ids"][:, 0] == 0).all()  # x<1> = 0
-    eot = vocabs["tokens"].stoi[task.EOT]
+    eot = vocabs["tokens"].stoi[vocab.EOT]
     ends = e["targets"].gather(1, (e["lengths"] - 1)[:, None]).squeeze(1)
     assert (ends == eot).all()
-    metrics, extra = task.evaluate(cfg, net, frames, encoded, vocabs, seed=0)
+    config_ = model.net_config(cfg, vocabs)
+    assert {"temperature", "top_k", "max_len"}.isdisjoint(config_)  # decode is not train's
+    assert config_["reset_id"] == vocabs["tokens"].stoi[music.BAR]
+    with pytest.raises(ValueError, match="bidirectional"):
+        model.net_config(task_config(model={"bidirectional": True}), vocabs)
+
+
+def test_evaluate_writes_every_table_figure_and_midi(trained, tmp_path: Path):
+    cfg, frames, vocabs, encoded, net = trained
+    result = evaluation.evaluate(cfg, net, frames, encoded, vocabs, seed=0)
+    metrics = result.metrics
     for key in ("dev/nll", "test/nll", "test/perplexity", "bigram/test/nll",
                 "test/nll_ratio_to_bigram", "test/conditioning_accuracy",
                 "classifier/test/accuracy", "bigram/test/conditioning_accuracy",
@@ -376,30 +454,48 @@ def test_vocab_encode_and_evaluate_write_every_table_figure_and_midi(trained, tm
                 "test/pitch_class_js", "test/conditioning_accuracy_Jig", "model/params"):
         assert key in metrics and np.isfinite(metrics[key]), key
     assert metrics["test/bar_fit_real"] == 1.0  # the fixtures are whole bars only
-    assert set(extra["tables"]) == {"metre", "conditioning", "pitch_classes"}
-    assert len(extra["tables"]["pitch_classes"]) == 24
-    for name, write in extra["files"].items():
+    assert metrics["bigram/k"] in (0.05, 0.5)
+    assert set(result.tables) == {"metre", "conditioning", "pitch_classes"}
+    assert len(result.tables["pitch_classes"]) == 24
+    assert len(result.examples) == 2
+    for name, write in result.files.items():
         write(tmp_path / name)
-    assert {"metre.png", "conditioning.png", "pianoroll_Jig.png", "pianoroll_Reel.png",
-            "midi/Jig_1.mid", "midi/Reel_1.mid"} <= {
-        str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file()}
-    again, _ = task.evaluate(cfg, net, frames, encoded, vocabs, seed=0)
-    assert again == metrics  # seeded: the same samples, the same figures
+    assert {str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file()} == {
+        "metre.png", "conditioning.png", "pianoroll_Jig.png", "pianoroll_Reel.png",
+        "midi/Jig_1.mid", "midi/Reel_1.mid"}  # decode.midi_per_genre: 1
+    assert metrics["test/generated_tokens_mean"] <= cfg.decode.max_len
+    again = evaluation.evaluate(cfg, net, frames, encoded, vocabs, seed=0)
+    assert again.metrics == metrics  # seeded: the same samples, the same figures
+
+
+# ---------------------------------------------------------------- serving
+
+
+def _params(cfg: MusicConfig, **given) -> dict:
+    return serving.resolve_params(SPEC, serve.predict_params(cfg), given)
+
+
+def test_predict_params_are_the_decode_section():
+    cfg = task_config(decode={"temperature": 0.5, "top_k": 3, "max_len": 99})
+    assert serve.predict_params(cfg) == {"count": 1, "seed": 0, "temperature": 0.5, "top_k": 3,
+                                         "max_len": 99}
+    with pytest.raises(serving.BadInput, match="unknown param"):
+        _params(cfg, beam=2)
 
 
 def test_predict_returns_seeded_note_sequences_for_a_genre(trained, tmp_path: Path):
-    _cfg, frames, vocabs, _encoded, net = trained
-    out = task.predict(net, vocabs, ["Jig"], params={"count": 2, "seed": 5})
+    cfg, frames, vocabs, _encoded, net = trained
+    params = _params(cfg, count=2, seed=5)
+    out = serve.predict(net, vocabs, serve.model_input(["Jig"]), params)
     assert len(out) == 1 and out[0]["genre"] == "Jig" and len(out[0]["tunes"]) == 2
     tune = out[0]["tunes"][0]
     assert tune["metre"] == "6/8" and len(tune["notes"]) <= len(tune["tokens"])
     assert all(d > 0 and (p is None or 0 <= p <= 127) for p, d, _ in tune["notes"])
-    assert task.predict(net, vocabs, ["Jig"], params={"count": 2, "seed": 5}) == out
-    rows = task.model_input(pd.DataFrame({"genre": ["Reel", "Jig"], "count": [1, 3],
-                                          "seed": [0, 1]}))
-    assert [len(r["tunes"]) for r in task.predict(net, vocabs, rows)] == [1, 3]
-    with pytest.raises(ValueError, match="unknown genre"):
-        task.predict(net, vocabs, ["Polka"])
+    assert all(len(t["tokens"]) <= cfg.decode.max_len for t in out[0]["tunes"])
+    assert serve.predict(net, vocabs, serve.model_input("Jig"), params) == out
+    rows = serve.model_input(pd.DataFrame({"genre": ["Reel", "Jig"], "count": [1, 3],
+                                           "seed": [0, 1]}))
+    assert [len(r["tunes"]) for r in serve.predict(net, vocabs, rows, _params(cfg))] == [1, 3]
     from music21 import converter
 
     path = music.write_midi(tune["tokens"], tmp_path / "generated.mid", tune["metre"])
@@ -411,45 +507,28 @@ def test_predict_returns_seeded_note_sequences_for_a_genre(trained, tmp_path: Pa
     assert back == [(p, d) for p, d, _ in music.notes(real)]
 
 
-# ---------------------------------------------------------------- pipeline
+@pytest.mark.parametrize(("inputs", "given", "message"), [
+    (["Polka"], {}, "unknown genre 'Polka'"),
+    (["Jig"], {"count": serve.MAX_COUNT + 1}, "count must be between 1 and"),
+    (["Jig"], {"count": 0}, "count must be between 1 and"),
+    ([{"genre": "Jig", "count": 2.5}], {}, "count must be a whole number"),
+    (["Jig"], {"max_len": serve.MAX_LEN + 1}, "max_len must be between 1 and"),
+    (["Jig"], {"temperature": 0.0}, "temperature must be a number > 0"),
+    (["Jig"], {"top_k": -1}, "top_k must be at least 0"),
+    (["Jig"], {"seed": -1}, "seed must be between 0 and"),
+])
+def test_bad_requests_are_refused_with_the_reason(trained, inputs, given, message):
+    cfg, _frames, vocabs, _encoded, net = trained
+    with pytest.raises(serving.BadInput, match=message):
+        serve.predict(net, vocabs, serve.model_input(inputs), _params(cfg, **given))
 
 
-@pytest.mark.slow
-def test_dvc_repro_of_the_music_task_registers_a_champion_and_validates(tmp_path: Path):
-    repo = make_repo(tmp_path / "rnnlab", tasks=("music",))
-    out = sh(repo, "dvc", "repro")
-    assert ran(out, "music") == [f"{s}@music" for s in STAGES]
-    metrics = json.loads((repo / "metrics/music.json").read_text())
-    for key in ("dev/nll", "test/nll", "bigram/test/nll", "test/nll_ratio_to_bigram",
-                "test/conditioning_accuracy", "classifier/test/accuracy", "test/bar_fit",
-                "test/bar_fit_real", "test/pitch_class_js", "dev/oov_rate"):
-        assert key in metrics, key
-    evaluation = repo / "plots/music/evaluation"
-    for name in ("metre.csv", "metre.png", "conditioning.csv", "pitch_classes.csv",
-                 "pianoroll_Reel.png", "midi/Reel_1.mid", "training.png"):
-        assert (evaluation / name).exists(), name
-    assert champion(repo, "music") == ("1", ["1"])
-    code = ("import mlflow, json, pandas as pd; "
-            "mlflow.set_tracking_uri('sqlite:///mlruns/mlflow.db'); "
-            "m = mlflow.pyfunc.load_model('models:/rnnlab-music@champion'); "
-            "r = m.predict(pd.DataFrame({'genre': ['Jig']}), params={'count': 2, 'seed': 3}); "
-            "r += m.predict(pd.DataFrame({'genre': ['Reel'], 'count': [3]})); "
-            "print(json.dumps(r))")
-    result = json.loads(sh(repo, sys.executable, "-c", code).stdout.strip().splitlines()[-1])
-    assert result[0]["genre"] == "Jig" and len(result[0]["tunes"]) == 2
-    assert result[0]["tunes"][0]["notes"] and result[0]["seed"] == 3
-    assert result[1]["genre"] == "Reel" and len(result[1]["tunes"]) == 3
-
-    # a user folder with a tune outside any genre folder stops at validate
-    write_tunes(repo / "data/raw/music/tunes", per_genre=6)
-    (repo / "data/raw/music/tunes/loose.abc").write_text(abc("Loose tune", "6/8", JIG, seed=9))
-    params = yaml.safe_load((repo / "params.yaml").read_text())
-    params["music"]["data"].update(source="folder", limit=0, min_files=1)
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    bad = sh(repo, "dvc", "repro", check=False)
-    assert bad.returncode != 0
-    assert ran(bad, "music") == ["prepare@music", "validate@music"]
-    text = bad.stdout + bad.stderr
-    assert "Validation failed for task 'music'" in text
-    assert "every tune has a genre" in text and "Loose tune" in text
-    assert champion(repo, "music") == ("1", ["1"])
+def test_model_input_accepts_names_and_rows_and_refuses_the_rest():
+    assert serve.model_input("Jig") == [{"genre": "Jig"}]
+    assert serve.model_input(pd.DataFrame({"g": ["Reel"]})) == [{"genre": "Reel"}]
+    assert serve.model_input(pd.DataFrame({"genre": ["Reel", "Jig"], "count": [2, None]})) == \
+        [{"genre": "Reel", "count": 2.0}, {"genre": "Jig"}]
+    with pytest.raises(serving.BadInput, match="expected a genre name"):
+        serve.model_input([None])
+    with pytest.raises(serving.BadInput, match=r"unknown field\(s\) \['temperature'\]"):
+        serve.model_input([{"genre": "Jig", "temperature": 2.0}])
