@@ -254,18 +254,23 @@ def test_parse_failures_within_the_tolerated_share_pass(prepared, tmp_path: Path
         validate("music", checks.checks(cfg, frames), tmp_path / "strict")
 
 
-def test_validate_reads_the_side_frames_prepare_wrote_when_given_the_splits_only(
+def test_validate_stage_hands_the_side_frames_prepare_wrote_to_the_checks(
         prepared, tmp_path: Path, monkeypatch):
+    from rnnlab.stages import Paths
+    from rnnlab.stages.common import read_frames
+
     cfg, frames = prepared
     monkeypatch.chdir(tmp_path)
-    folder = checks.PREPARED / "music"
+    folder = Paths("music").prepared
     folder.mkdir(parents=True)
-    frames["files"].to_parquet(folder / "files.parquet")
+    for name in ("train", "dev", "test", "files"):
+        frames[name].to_parquet(folder / f"{name}.parquet")
     pd.DataFrame({"file": ["jig0.abc"], "genre": ["Jig"], "error": ["x"]}).to_parquet(
         folder / "failures.parquet")
-    splits = {s: frames[s] for s in ("train", "dev", "test")}
+    on_disk = read_frames(Paths("music"), side=True)
+    assert set(on_disk) == {"train", "dev", "test", "files", "failures"}
     with pytest.raises(ValidationFailed, match=r"jig0\.abc"):
-        validate("music", checks.checks(cfg, splits), tmp_path / "v")
+        validate("music", checks.checks(cfg, on_disk), tmp_path / "v")
 
 
 # ---------------------------------------------------------------- network

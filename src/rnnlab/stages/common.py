@@ -11,8 +11,14 @@ from rnnlab.stages import Paths, StageError
 from rnnlab.tasks import SPLITS, TaskSpec, load_vocabs
 
 
-def read_frames(paths: Paths) -> dict[str, pd.DataFrame]:
-    return {s: pd.read_parquet(paths.prepared / f"{s}.parquet") for s in SPLITS}
+def read_frames(paths: Paths, side: bool = False) -> dict[str, pd.DataFrame]:
+    """The prepared splits; with `side`, every other frame prepare wrote too (e.g. the files
+    a reader could not parse), for validate to judge."""
+    frames = {s: pd.read_parquet(paths.prepared / f"{s}.parquet") for s in SPLITS}
+    if side:
+        for path in sorted(paths.prepared.glob("*.parquet")):
+            frames.setdefault(path.stem, pd.read_parquet(path))
+    return frames
 
 
 def require_valid(paths: Paths) -> None:

@@ -12,7 +12,7 @@ from rnnlab.validation import validate
 
 def run(spec: TaskSpec, cfg: Config) -> None:
     paths = Paths(spec.name)
-    checks = spec.checks(cfg.task(spec.name), read_frames(paths))
+    checks = spec.checks(cfg.task(spec.name), read_frames(paths, side=True))
     summary = validate(spec.name, checks, paths.validation)
     print(f"validate[{spec.name}]: all {summary['evaluated']} expectations passed "
           f"({paths.validation / 'data_docs' / 'index.html'})")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -12,17 +11,10 @@ from rnnlab.tasks.music import data as music
 from rnnlab.tasks.music.params import MusicConfig
 from rnnlab.validation import Check
 
-# where the prepare stage writes the side frames (rnnlab.stages.Paths(task).prepared; the task
-# does not import the stages): read from there when the stage hands over the splits only
-PREPARED = Path("data/prepared")
-
 
 def _side_frame(cfg: MusicConfig, frames: dict[str, pd.DataFrame], name: str) -> pd.DataFrame:
-    """failures / files (prepare.SIDE_FRAMES): in `frames`, else next to the prepared splits."""
-    if name in frames:
-        return frames[name]
-    path = PREPARED / cfg.name / f"{name}.parquet"
-    return pd.read_parquet(path) if path.exists() else pd.DataFrame(columns=["file", "genre"])
+    """failures / files (prepare.SIDE_FRAMES): validate hands over every prepared frame."""
+    return frames.get(name, pd.DataFrame(columns=["file", "genre"]))
 
 
 def token_stats(tokens: list[str]) -> dict[str, Any]:
