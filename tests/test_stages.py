@@ -80,7 +80,7 @@ def test_evaluate_logs_to_the_training_run_and_registers_a_champion(workdir, tas
 
 
 def _batch_on(device: str, workdir: Path, task: str, cell: str | None = None):
-    """(net, objective, first training batch) of the task, all on `device`."""
+    """(net, objective, first training batch, first dev batch) of the task, on `device`."""
     spec = tasks.get(task)
     cfg = config.load(workdir / "params.yaml").task(task)
     if cell is not None:
@@ -95,9 +95,9 @@ def _batch_on(device: str, workdir: Path, task: str, cell: str | None = None):
     torch.manual_seed(0)
     net = spec.build_net(spec.net_config(cfg, vocabs))
     objective = spec.objective(cfg, net, vocabs)
-    batch = next(iter(spec.loaders(cfg, encoded, 0)[0]))
-    moved = {k: v.to(device) for k, v in batch.items()}
-    return net.to(device), objective.to(device), moved
+    train, dev = (next(iter(b)) for b in spec.loaders(cfg, encoded, 0))
+    return (net.to(device), objective.to(device), {k: v.to(device) for k, v in train.items()},
+            {k: v.to(device) for k, v in dev.items()})
 
 
 MISMATCH = ("is not on the expected device", "Expected all tensors to be on the same device",
@@ -109,8 +109,8 @@ def test_net_and_loss_run_on_another_device(workdir, task):
     """On `meta` (no data): the lecture's cell, so that no packed-sequence kernel needs data.
     A meta tensor cannot be read, so a step that reads values (`.item()`, `.tolist()`) ends
     the test early; a tensor made on the CPU fails it."""
-    net, objective, batch = _batch_on("meta", workdir, task, cell="simple")
-    for step in ("loss", "dev_step"):
+    net, objective, train, dev = _batch_on("meta", workdir, task, cell="simple")
+    for step, batch in (("loss", train), ("dev_step", dev)):
         objective.train(step == "loss")
         try:
             getattr(objective, step)(net, batch)
@@ -125,13 +125,13 @@ def test_net_and_loss_run_on_another_device(workdir, task):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 @pytest.mark.parametrize("task", TASKS)
 def test_net_and_loss_run_on_cuda(workdir, task):
-    net, objective, batch = _batch_on("cuda", workdir, task)
+    net, objective, train, dev = _batch_on("cuda", workdir, task)
     objective.train()
-    loss = objective.loss(net, batch)
+    loss = objective.loss(net, train)
     loss.backward()
     assert loss.device.type == "cuda" and torch.isfinite(loss)
     objective.eval()
     with torch.no_grad():
-        dev_loss, outputs = objective.dev_step(net, batch)
+        dev_loss, outputs = objective.dev_step(net, dev)
     objective.dev_metrics([outputs])
     assert torch.isfinite(dev_loss)
