@@ -65,7 +65,8 @@ def task_config(**sections) -> MusicConfig:
                            "min_train_per_genre": 2},
             "model": {"cell": "gru", "hidden_size": 16, "embedding_dim": 8, "genre_dim": 4,
                       "clock_dim": 4},
-            "decode": {"max_len": 80, "samples_per_genre": 3, "midi_per_genre": 1},
+            "decode": {"max_len": 80},
+            "evaluation": {"samples_per_genre": 3, "midi_per_genre": 1},
             "train": {"max_epochs": 2, "batch_size": 8, "patience": 2},
             "baselines": {"bigram": {"k": [0.05, 0.5]}, "classifier": {"C": 1.0}}}
     for key, value in sections.items():
@@ -78,7 +79,7 @@ def task_config(**sections) -> MusicConfig:
 
 def test_the_params_section_is_typed_and_tiny_overrides_it():
     cfg = config.build(CONFIG, {"name": "music", "primary_metric": "dev/nll", **TINY}, "music")
-    assert cfg.data.limit == 8 and cfg.decode.samples_per_genre == 3 and cfg.model.clock
+    assert cfg.data.limit == 8 and cfg.evaluation.samples_per_genre == 3 and cfg.model.clock
     assert cfg.baselines.bigram.k == 0.05 and cfg.baselines.classifier.C == 1.0
     with pytest.raises(config.ConfigError, match=r"music\.model\.temperature: unknown key"):
         task_config(model={"temperature": 0.8})  # a decode knob, not the model's
@@ -467,7 +468,7 @@ def test_evaluate_writes_every_table_figure_and_midi(trained, tmp_path: Path):
         write(tmp_path / name)
     assert {str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file()} == {
         "metre.png", "conditioning.png", "pianoroll_Jig.png", "pianoroll_Reel.png",
-        "midi/Jig_1.mid", "midi/Reel_1.mid"}  # decode.midi_per_genre: 1
+        "midi/Jig_1.mid", "midi/Reel_1.mid"}  # evaluation.midi_per_genre: 1
     assert metrics["test/generated_tokens_mean"] <= cfg.decode.max_len
     again = evaluation.evaluate(cfg, net, frames, encoded, vocabs, seed=0)
     assert again.metrics == metrics  # seeded: the same samples, the same figures

@@ -45,7 +45,8 @@ STAGE_PARAMS: dict[str, tuple[str, ...]] = {
     "vocab": ("vocab",),
     "encode": (),
     "train": ("seed", "trainer", "encoding", "model", "train"),
-    "evaluate": ("seed", "trainer", "mlflow", "primary_metric", "baselines", "decode"),
+    "evaluate": ("seed", "trainer", "mlflow", "primary_metric", "baselines", "decode",
+                 "evaluation"),
 }
 TOP_LEVEL = ("seed", "trainer", "mlflow")
 

@@ -105,7 +105,7 @@ def evaluate(cfg: MusicConfig, net: OneToMany, frames: dict[str, pd.DataFrame],
                     "test/nll_ratio_to_bigram": metrics["test/nll"] / (total / n)})
 
     # generate K tunes per genre (RNN and bigram), seeded
-    K = d.samples_per_genre
+    K = cfg.evaluation.samples_per_genre
     generated: dict[str, dict[str, list[list[str]]]] = {"rnn": {}, "bigram": {}}
     banned = (vocab.pad_index, vocab.unk_index)
     for gid, g in enumerate(genres.names):
@@ -178,7 +178,7 @@ def evaluate(cfg: MusicConfig, net: OneToMany, frames: dict[str, pd.DataFrame],
     for g in genres.names:
         files[f"pianoroll_{g}.png"] = (lambda p, g=g: figures.pianoroll(
             generated["rnn"][g][:3], real[g][:1], g, p))
-        for i, tune in enumerate(generated["rnn"][g][: d.midi_per_genre]):
+        for i, tune in enumerate(generated["rnn"][g][: cfg.evaluation.midi_per_genre]):
             files[f"midi/{g}_{i + 1}.mid"] = (lambda p, t=tune, g=g, i=i: music.write_midi(
                 t, p, genres.main_metre(g), title=f"rnnlab {g} {i + 1}"))
     examples = [f"{g}: {' '.join(generated['rnn'][g][0][:60])} ..." for g in genres.names]

@@ -89,6 +89,12 @@ class MusicDecode:
     temperature: float = 0.8  # softmax(logits / temperature) ...
     top_k: int = 0  # ... over the k most likely tokens (0 = all)
     max_len: int = 600  # tokens per generated tune at most (the longest real: ~500)
+
+
+@dataclass(frozen=True)
+class MusicEvaluation:
+    """How much evaluate generates (serving takes a count per request instead)."""
+
     samples_per_genre: int = 40  # K generated tunes per genre in evaluate
     midi_per_genre: int = 4  # of which this many are written as MIDI files
 
@@ -102,6 +108,7 @@ class MusicConfig(TaskConfig):
     train: MusicTrain = field(default_factory=MusicTrain)
     baselines: MusicBaselines = field(default_factory=MusicBaselines)
     decode: MusicDecode = field(default_factory=MusicDecode)
+    evaluation: MusicEvaluation = field(default_factory=MusicEvaluation)
 
 
 CONFIG = MusicConfig
@@ -111,7 +118,8 @@ TINY: dict = {
     "data": {"limit": 8, "workers": 1},
     "validation": {"min_train_per_genre": 2},
     "model": {"hidden_size": 16, "embedding_dim": 8, "genre_dim": 4, "clock_dim": 4},
-    "decode": {"max_len": 120, "samples_per_genre": 3, "midi_per_genre": 1},
+    "decode": {"max_len": 120},
+    "evaluation": {"samples_per_genre": 3, "midi_per_genre": 1},
     "train": {"max_epochs": 1, "batch_size": 16, "patience": 1, "log_every_n_steps": 1},
     "baselines": {"bigram": {"k": 0.05}, "classifier": {"C": 1.0}},
 }
