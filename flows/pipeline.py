@@ -271,6 +271,12 @@ def rnn_pipeline(tasks: list[str] | None = None, overrides: dict[str, Any] | Non
     if overrides:
         apply_overrides(root, overrides)
         logger.info("params.yaml overrides: %s", overrides)
+        # dvc.yaml follows params.yaml: a new data source brings new raw-input deps
+        proc = subprocess.run(["rnnlab", "dag"], cwd=root, env=_stage_env(),
+                              capture_output=True, text=True)
+        if proc.returncode:
+            return Failed(message=f"rnnlab dag failed:\n{proc.stderr.strip()}")
+        logger.info(proc.stdout.strip())
     tasks = list(tasks or read_params(root).get("tasks") or [])
     graph = stage_graph(root, tasks)
     logger.info("stages (from dvc.yaml): %s", ", ".join(graph))

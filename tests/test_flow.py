@@ -44,7 +44,10 @@ def harness():
 
 @pytest.fixture(scope="module")
 def flow_repo(tmp_path_factory) -> Path:
-    return make_repo(tmp_path_factory.mktemp("rnnlab-flow"))
+    root = make_repo(tmp_path_factory.mktemp("rnnlab-flow"))
+    with pytest.MonkeyPatch.context() as mp:  # its stages run the copy's own code
+        mp.setenv("PYTHONPATH", str(root / "src"))
+        yield root
 
 
 def task_runs(flow_run_id: str) -> dict[str, object]:
@@ -145,7 +148,7 @@ def test_a_failed_exit_is_retried_but_a_settings_error_is_not(pipeline):
 @pytest.mark.slow
 def test_a_flaky_stage_is_retried_and_a_failed_validate_is_not(pipeline, harness,
                                                                tmp_path: Path):
-    flaky = "test -f tried || (touch tried && exit 1); echo ok > flaky.txt"
+    flaky = "if [ -f tried ]; then echo ok > flaky.txt; else touch tried; exit 1; fi"
     _toy_repo(tmp_path, {
         "a-train": {"cmd": flaky, "outs": ["flaky.txt"]},
         "b-validate": {"cmd": "exit 1", "outs": ["never.txt"]},

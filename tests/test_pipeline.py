@@ -147,7 +147,7 @@ def test_bad_corpus_stops_at_validate_and_keeps_the_champion(repo: Path):
     assert ran(out) == ["entity-prepare"]
     sh(repo, "rnnlab", "dag")
     prepare = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]["entity-prepare"]
-    assert "data/raw/entity/bad" in prepare["deps"]
+    assert "data/raw/entity/bad/train.tsv" in prepare["deps"]
     out = sh(repo, "dvc", "repro", check=False)
     assert out.returncode != 0
     assert ran(out) == ["entity-prepare", "entity-validate"]  # review is up to date
