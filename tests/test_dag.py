@@ -47,6 +47,7 @@ def test_shared_files_are_deps_exactly_where_imported(task):
         d = deps(task, stage)
         assert f"src/rnnlab/stages/{stage}.py" in d
         assert ("src/rnnlab/tracking.py" in d) == (stage in ("train", "evaluate"))
+        assert ("src/rnnlab/pyfunc_model.py" in d) == (stage == "evaluate")
         others = {f"src/rnnlab/stages/{s}.py" for s in STAGES if s != stage}
         assert not others & set(d), f"{task}-{stage} depends on another stage's module"
 

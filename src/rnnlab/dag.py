@@ -92,6 +92,8 @@ def code_deps(task: str, stage: str) -> list[str]:
     package = PACKAGE / "tasks" / task
     roots = [PACKAGE / "stages" / "__init__.py", PACKAGE / "stages" / f"{stage}.py",
              *sorted(package.glob("*.py"))]
+    if stage == "evaluate":  # logged as the served model's code (read, not imported)
+        roots.append(PACKAGE / "pyfunc_model.py")
     root = PACKAGE.parent.parent  # the repository
     files = sorted(_rel(p, root) for p in closure(roots) if package not in p.parents)
     return [*files, _rel(package, root)]
