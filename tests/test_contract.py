@@ -60,6 +60,8 @@ def test_spec_is_complete_and_callable_as_the_stages_call_it(task):
 def test_params_module_is_torch_free_typed_and_has_tiny_overrides(task):
     module = importlib.import_module(f"rnnlab.tasks.{task}.params")
     assert issubclass(module.CONFIG, TaskConfig)
+    fields = {f.name for f in dataclasses.fields(module.CONFIG)}
+    assert {"data", "vocab", "model", "train"} <= fields, "the stages read these sections"
     assert isinstance(module.TINY, dict)
     source = Path(module.__file__).read_text()
     assert "import torch" not in source and "from torch" not in source

@@ -31,7 +31,7 @@ def _train(root: Path, task: str, hash_seed: str) -> dict[str, str]:
             for p in sorted(model.rglob("*")) if p.is_file()}
 
 
-@pytest.mark.parametrize("task", ["review", "translate"])
+@pytest.mark.parametrize("task", ["review"])  # the task whose committed metrics once drifted
 def test_training_twice_in_separate_processes_gives_identical_model_folders(tmp_path, task):
     first = _train(tmp_path / "a", task, "1")
     second = _train(tmp_path / "elsewhere" / "b", task, "2")
