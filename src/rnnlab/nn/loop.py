@@ -231,10 +231,3 @@ def train(net: nn.Module, objective: Objective, train_batches: DataLoader,
 def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
-
-def pick_device(trainer: Any) -> torch.device:
-    """Where evaluate and serving run the network: CUDA when the trainer section allows it
-    and one is there, else the CPU."""
-    if trainer.accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available():
-        return torch.device("cuda")
-    return torch.device("cpu")
