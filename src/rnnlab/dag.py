@@ -108,7 +108,7 @@ def stage(task: str, name: str, cfg: Any, raw: dict[str, Any]) -> dict[str, Any]
         "validate": [str(paths.prepared)],
         "vocab": [str(paths.prepared), summary],
         "encode": [str(paths.prepared), str(paths.vocab), summary],
-        "train": [str(paths.encoded), str(paths.vocab), str(paths.validation)],
+        "train": [str(paths.encoded), str(paths.vocab), summary],
         "evaluate": [str(paths.model), str(paths.prepared), str(paths.encoded), summary,
                      str(paths.stage_metrics / "vocab.json"), str(paths.plots / "training.csv")],
     }

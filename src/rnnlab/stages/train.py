@@ -42,7 +42,9 @@ def run(spec: TaskSpec, cfg: Config) -> None:
         mlflow.log_params(tracking.flat_params("", {
             "seed": cfg.seed, "encoding": tc.encoding, "model": tc.model, "train": tc.train,
             "vocab": tc.vocab, "data": tc.data, "trainer": cfg.trainer}))
-        mlflow.log_artifacts(str(paths.validation), "validation")
+        # the verdict, not the Data Docs (they carry timestamps: depending on them would
+        # retrain after every re-validation)
+        mlflow.log_artifact(str(paths.validation / "summary.json"), "validation")
         mlflow.log_artifacts(str(paths.vocab), "vocab")
         logger = MLFlowLogger(experiment_name=tracking.experiment_name(task),
                               tracking_uri=tracking.tracking_uri(cfg.mlflow), run_id=run_id)
