@@ -19,6 +19,18 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def one_thread():
+    """One CPU thread, as params.yaml's trainer.threads: the small nets of the tests run
+    fastest so, and extra threads spin on a shared machine."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture
 def good_rows() -> dict[str, list[tuple[list, list]]]:
     return {

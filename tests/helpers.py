@@ -14,14 +14,17 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from rnnlab.stages import STAGES  # noqa: F401  (re-exported for the pipeline tests)
+
 REPO = Path(__file__).resolve().parents[1]
 BIN = str(Path(sys.executable).parent)
-STAGES = ("prepare", "validate", "vocab", "encode", "train", "evaluate")
 
 
-def _merge(base: dict, extra: dict) -> dict:
+def merge(base: dict, extra: dict) -> dict:
+    """`extra` merged into `base` (in place, nested mappings copied); an empty mapping
+    replaces (e.g. label_map: {})."""
     for k, v in extra.items():
-        base[k] = _merge(base.get(k, {}), v) if isinstance(v, dict) else v
+        base[k] = merge(dict(base.get(k) or {}), v) if isinstance(v, dict) and v else v
     return base
 
 
@@ -30,7 +33,7 @@ def tiny_params(raw: dict, tasks: tuple[str, ...] | list[str]) -> dict:
     raw = dict(raw, tasks=list(tasks))
     for task in tasks:
         tiny = importlib.import_module(f"rnnlab.tasks.{task}.params").TINY
-        raw[task] = _merge(dict(raw.get(task, {})), tiny)
+        raw[task] = merge(dict(raw.get(task, {})), tiny)
     return raw
 
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 import yaml
 
-from helpers import REPO, frames, write_conll
+from helpers import REPO, frames, merge, write_conll
 from rnnlab import config, serving, tasks
 from rnnlab.config import ConfigError, TrainerConfig, VocabConfig
 from rnnlab.nn import loop
@@ -28,26 +28,12 @@ from rnnlab.validation import ValidationFailed, validate
 SPEC = tasks.get("entity")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """As trainer.threads: 1 thread is the fastest for these tiny nets (and fair to a shared
-    machine); restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def _merge(base: dict, extra: dict) -> dict:
-    for k, v in extra.items():
-        base[k] = _merge(dict(base.get(k) or {}), v) if isinstance(v, dict) else v
-    return base
 
 
 def section(*overrides: dict) -> dict:
     raw = yaml.safe_load((REPO / "params.yaml").read_text())["entity"]
     for extra in overrides:
-        _merge(raw, extra)
+        merge(raw, extra)
     return raw
 
 
@@ -281,10 +267,18 @@ def test_summed_bce_sums_over_real_steps_and_weighs_positives():
 
 def test_word_dropout_only_in_training_and_the_fallback_is_no_weight():
     objective = TaggerObjective(word_dropout=1.0, fallback=[0, 1, 1, 1, 2])
-    ids = torch.tensor([[3, 4, 0]])
-    assert objective._drop_words(ids).tolist() == [[1, 2, 0]]  # every word its unknown class
-    assert objective.eval()._drop_words(ids).tolist() == [[3, 4, 0]]
-    assert TaggerObjective(word_dropout=1.0).train()._drop_words(ids).tolist() == [[3, 4, 0]]
+    batch = {"ids": torch.tensor([[3, 4, 0]]), "lengths": torch.tensor([2]),
+             "labels": torch.tensor([[1, 0, 0]]), "mask": torch.tensor([[True, True, False]])}
+    seen: list = []
+
+    def net(ids, *rest):  # records what the network is shown
+        seen.append(ids.tolist())
+        return ids.float()[..., None]
+
+    objective.train().loss(net, batch)
+    objective.eval().loss(net, batch)
+    TaggerObjective(word_dropout=1.0).train().loss(net, batch)  # no fallback table: no dropout
+    assert seen == [[[1, 2, 0]], [[3, 4, 0]], [[3, 4, 0]]]  # every word its unknown class
     assert "fallback" not in objective.state_dict()  # rebuilt from the vocabulary, not saved
     assert TaggerObjective.monitor == "dev/entity_f1" and TaggerObjective.mode == "max"
 

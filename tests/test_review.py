@@ -15,7 +15,7 @@ import pytest
 import torch
 import yaml
 
-from helpers import REPO
+from helpers import REPO, merge
 from rnnlab import config, serving, tasks
 from rnnlab.config import TrainerConfig
 from rnnlab.nn.encoding import pad
@@ -42,30 +42,16 @@ PEERREAD = REPO.parent / "shared" / "data" / "peerread-acl2017" / "reviews.jsonl
 CPU = TrainerConfig(accelerator="cpu")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """As params.yaml's trainer.threads: on a busy machine extra torch threads spin and make
-    these small fits ten times slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def _merge(base: dict, extra: dict) -> dict:
-    for k, v in extra.items():  # an empty mapping replaces (label_map: {})
-        base[k] = _merge(base.get(k, {}), v) if isinstance(v, dict) and v else v
-    return base
 
 
 def section(**overrides: Any) -> dict:
     """params.yaml's review section with TINY and smaller validation limits merged in."""
     raw = yaml.safe_load((REPO / "params.yaml").read_text())["review"]
-    _merge(raw, copy.deepcopy(TINY))
-    _merge(raw, {"data": {"builtin": {"n_train": 120, "n_dev": 40, "n_test": 40},
+    merge(raw, copy.deepcopy(TINY))
+    merge(raw, {"data": {"builtin": {"n_train": 120, "n_dev": 40, "n_test": 40},
                           "max_len": 60},
                  "validation": {"min_tokens": 3, "max_tokens": 400, "min_per_class": 2}})
-    return _merge(raw, overrides)
+    return merge(raw, overrides)
 
 
 def task_config(**overrides: Any) -> Any:
@@ -306,12 +292,21 @@ def test_balanced_sampler_draws_classes_evenly():
 def test_word_dropout_only_in_training_and_only_to_fallbacks():
     obj = ReviewObjective(4, word_dropout=0.5, fallback=[0, 1, 1, 1, 1, 1])
     ids = torch.tensor([[2, 3, 4, 5, 2, 3, 4, 5]] * 8)
+    batch = {"ids": ids, "lengths": torch.full((8,), 8), "labels": torch.zeros(8, dtype=torch.long)}
+    seen: list = []
+
+    def net(ids, lengths):  # records what the network is shown
+        seen.append(ids)
+        return torch.zeros(len(ids), 4)
+
     torch.manual_seed(0)
-    dropped = obj.train().drop_words(ids)
+    obj.train().loss(net, batch)
+    obj.eval().loss(net, batch)
+    ReviewObjective(4, 0.0, [0, 1, 1, 1, 1, 1]).train().loss(net, batch)
+    dropped, shown_in_eval, shown_without = seen
     assert set(dropped.unique().tolist()) <= {1, 2, 3, 4, 5}
     assert 0 < int((dropped == 1).sum()) < ids.numel()
-    assert torch.equal(obj.eval().drop_words(ids), ids)
-    assert torch.equal(ReviewObjective(4, 0.0, [0, 1, 1, 1, 1, 1]).train().drop_words(ids), ids)
+    assert torch.equal(shown_in_eval, ids) and torch.equal(shown_without, ids)
 
 
 def test_objective_learns_a_batch_and_weighs_classes():

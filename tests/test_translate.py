@@ -17,6 +17,7 @@ import pytest
 import torch
 import yaml
 
+from helpers import merge
 from rnnlab import serving, tasks
 from rnnlab.config import ConfigError, TrainerConfig, build
 from rnnlab.nn.encoding import pad
@@ -45,14 +46,6 @@ ROOT = Path(__file__).resolve().parents[1]
 CPU = TrainerConfig(accelerator="cpu")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One CPU thread, as params.yaml's trainer.threads: small RNN batches run fastest so."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def task_config(**sections):
     """CONFIG with small data and net; `sections` update the named sub-sections."""
@@ -68,11 +61,6 @@ def task_config(**sections):
     return build(CONFIG, {"name": "translate", **base}, "params.yaml:translate")
 
 
-def _merge(base: dict, extra: dict) -> dict:
-    for k, v in extra.items():
-        base[k] = _merge(dict(base.get(k, {})), v) if isinstance(v, dict) else v
-    return base
-
 
 # ---------------------------------------------------------------- params
 
@@ -82,7 +70,7 @@ def test_defaults_are_the_params_yaml_section_and_tiny_builds():
     cfg = build(CONFIG, {"name": "translate", **section}, "params.yaml:translate")
     assert cfg == CONFIG(name="translate", primary_metric="dev/bleu")
     assert predict_params(cfg) == {"beam_size": 5, "length_penalty": 1.0, "max_len": 50}
-    tiny = build(CONFIG, {"name": "translate", **_merge(section, TINY)}, "translate")
+    tiny = build(CONFIG, {"name": "translate", **merge(section, TINY)}, "translate")
     assert tiny.data.builtin.n_train == 300 and tiny.decode.beam_size == 2
 
 

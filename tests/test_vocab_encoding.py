@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from rnnlab.nn.encoding import OneHot, input_layer, pad
+from rnnlab.nn.encoding import OneHot, drop_words, input_layer, pad
 from rnnlab.vocab import PAD, UNK, Vocabulary, shape, signature, tokenize
 
 TRAIN = [["harry", "potter", "and", "hermione", "granger"], ["and", "a", "zulu", "and"]]
@@ -70,3 +70,15 @@ def test_one_hot_is_built_per_batch_as_on_the_slide():
 def test_embedding_input():
     layer, width = input_layer("embedding", 50, 8)
     assert width == 8 and layer(torch.tensor([[1, 2]])).shape == (1, 2, 8)
+
+
+def test_word_dropout_replaces_words_by_their_unknown_class_only():
+    fallback = torch.tensor([0, 1, 1, 1, 2])  # <pad> stays <pad>; words -> <unk> or a class
+    ids = torch.tensor([[3, 4, 2, 0]] * 50)
+    assert drop_words(ids, fallback, 1.0).tolist() == [[1, 2, 1, 0]] * 50
+    assert torch.equal(drop_words(ids, fallback, 0.0), ids)
+    assert torch.equal(drop_words(ids, torch.tensor([], dtype=torch.long), 1.0), ids)
+    torch.manual_seed(0)
+    half = drop_words(ids, fallback, 0.5)
+    assert ((half == ids) | (half == fallback[ids])).all()
+    assert 0 < int((half != ids).sum()) < int((ids != 0).sum())

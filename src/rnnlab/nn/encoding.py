@@ -43,3 +43,12 @@ def input_layer(encoding: str, vocab_size: int, embedding_dim: int) -> tuple[nn.
     if encoding == "embedding":
         return nn.Embedding(vocab_size, embedding_dim, padding_idx=0), embedding_dim
     raise ValueError(f"encoding must be 'onehot' or 'embedding', got {encoding!r}")
+
+
+def drop_words(ids: torch.Tensor, fallback: torch.Tensor, p: float) -> torch.Tensor:
+    """Word dropout: each index becomes its unknown-word class (`fallback[ids]`) with
+    probability `p`, so the network learns what an unseen word looks like (training only)."""
+    if p <= 0 or len(fallback) == 0:
+        return ids
+    drop = torch.rand(ids.shape, device=ids.device) < p
+    return torch.where(drop, fallback[ids], ids)

@@ -15,7 +15,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from rnnlab.nn.cells import recurrent
-from rnnlab.nn.encoding import input_layer
+from rnnlab.nn.encoding import drop_words, input_layer
 from rnnlab.nn.loop import Batch, Objective, loader
 from rnnlab.tasks.entity.metrics import dev_metric
 from rnnlab.tasks.entity.params import EntityConfig
@@ -128,16 +128,10 @@ class TaggerObjective(Objective):
         self.register_buffer("fallback", torch.tensor(fallback or [], dtype=torch.long),
                              persistent=False)
 
-    def _drop_words(self, ids: torch.Tensor) -> torch.Tensor:
-        # replace random known words by their unknown-word class, so unseen names can be tagged
-        if not self.training or self.word_dropout <= 0 or len(self.fallback) == 0:
-            return ids
-        drop = torch.rand(ids.shape, device=ids.device) < self.word_dropout
-        return torch.where(drop, self.fallback[ids], ids)
-
     def loss(self, net: nn.Module, batch: Batch) -> torch.Tensor:
         ids, *rest = net_inputs(batch)
-        logits = net(self._drop_words(ids), *rest).squeeze(-1)
+        logits = net(drop_words(ids, self.fallback, self.word_dropout if self.training else 0.0),
+                     *rest).squeeze(-1)
         return summed_bce(logits, batch["labels"], batch["mask"], self.positive_weight)
 
     def dev_step(self, net: nn.Module, batch: Batch

@@ -10,7 +10,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from rnnlab.nn.cells import final_hidden, recurrent
-from rnnlab.nn.encoding import input_layer
+from rnnlab.nn.encoding import drop_words, input_layer
 from rnnlab.nn.loop import Batch, Objective, loader
 from rnnlab.tasks.review.data import classes
 from rnnlab.tasks.review.metrics import macro_f1
@@ -119,14 +119,9 @@ class ReviewObjective(Objective):
             counts = torch.bincount(labels, minlength=self.n_classes).float().clamp(min=1)
             self.weight = (len(labels) / (self.n_classes * counts)).to(self.weight.device)
 
-    def drop_words(self, ids: torch.Tensor) -> torch.Tensor:
-        if not self.training or self.word_dropout <= 0 or len(self.fallback) == 0:
-            return ids
-        drop = torch.rand(ids.shape, device=ids.device) < self.word_dropout
-        return torch.where(drop, self.fallback[ids], ids)
-
     def loss(self, net: nn.Module, batch: Batch) -> torch.Tensor:
-        logits = net(self.drop_words(batch["ids"]), batch["lengths"])  # [B, c]
+        ids = drop_words(batch["ids"], self.fallback, self.word_dropout if self.training else 0.0)
+        logits = net(ids, batch["lengths"])  # [B, c]
         return nn.functional.cross_entropy(logits, batch["labels"], weight=self.weight)
 
     def dev_step(self, net: nn.Module, batch: Batch) -> tuple[torch.Tensor, Any]:
