@@ -40,6 +40,7 @@ from rnnlab.tasks.translate.model import (
 from rnnlab.tasks.translate.params import CONFIG, TINY
 from rnnlab.tasks.translate.serve import predict, predict_params
 from rnnlab.validation import ValidationFailed, validate
+from rnnlab.vocab import Vocabulary
 
 SPEC = tasks.get("translate")
 ROOT = Path(__file__).resolve().parents[1]
@@ -237,8 +238,10 @@ def test_vocabularies_have_target_specials_and_round_trip(tmp_path: Path):
     assert torch.equal(enc["target_in"][:, 1:][enc["target_out"][:, :-1] != 3],
                        enc["target_out"][:, :-1][enc["target_out"][:, :-1] != 3])
     metrics = vocab_metrics(frames, vocabs)
-    assert set(metrics) == {f"{s}/{side}_oov_rate" for s in ("dev", "test")
-                            for side in ("source", "target")}
+    assert set(metrics) == {f"{s}/{side}_{m}" for s in ("dev", "test")
+                            for side in ("source", "target")
+                            for m in ("oov_rate", "unseen_rate", "units_per_word")}
+    assert metrics["dev/source_units_per_word"] == 1.0  # words: one id per word
 
 
 def test_pair_batches_trim_source_and_target_separately():
@@ -374,7 +377,7 @@ def test_training_on_the_one_loop_logs_dev_bleu_and_keeps_history():
 
 def test_dev_bleu_never_matches_an_out_of_vocabulary_reference_word():
     itos = ["<pad>", "<unk>", "<bos>", "<eos>", "the", "cat", "sees", "dog", "."]
-    obj = TranslateObjective(itos, "en")
+    obj = TranslateObjective(Vocabulary(itos, unk_signatures=False), "en")
     sentence = [4, 5, 6, 4, 7, 8]  # the cat sees the dog .
     assert obj.dev_metrics([[(sentence, sentence)]])["dev/bleu_greedy"] == pytest.approx(100.0)
     unknown = [4, 5, 6, 4, 1, 8]  # the cat sees the <unk> .

@@ -63,6 +63,15 @@ class TrainConfig:
     grad_clip: float = 5.0
     patience: int = 3
     log_every_n_steps: int = 10
+    # optional, off by default (training unchanged): the learning rate per epoch.
+    # plateau: times lr_factor after lr_patience epochs without a better dev monitor;
+    # cosine: from lr down to lr * lr_factor over max_epochs
+    lr_schedule: Literal["none", "plateau", "cosine"] = "none"
+    lr_factor: float = 0.5
+    lr_patience: int = 1
+    # optional, 0 = off: an exponential moving average of the weights (decay per step) is what
+    # dev scores, early stopping picks and the model keeps
+    ema_decay: float = 0.0
 
 
 @dataclass(frozen=True)

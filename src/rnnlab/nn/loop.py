@@ -140,9 +140,24 @@ class RNNModule(pl.LightningModule):
     """The generic LightningModule: a network, its task's objective, Adam."""
 
     def __init__(self, net: nn.Module, objective: Objective, lr: float = 3e-3,
-                 weight_decay: float = 0.0) -> None:
+                 weight_decay: float = 0.0, lr_schedule: str = "none", lr_factor: float = 0.5,
+                 lr_patience: int = 1, max_epochs: int = 1, ema_decay: float = 0.0) -> None:
         super().__init__()
         self.net, self.objective, self.lr, self.weight_decay = net, objective, lr, weight_decay
+        if lr_schedule not in ("none", "plateau", "cosine"):
+            raise ValueError(f"lr_schedule must be none, plateau or cosine, got {lr_schedule!r}")
+        if not 0.0 <= ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in [0, 1), got {ema_decay!r}")
+        self.lr_schedule, self.lr_factor, self.lr_patience = lr_schedule, lr_factor, lr_patience
+        self.max_epochs, self.ema_decay = max_epochs, ema_decay
+        # the moving average of the weights: a frozen copy that dev scores and the checkpoint
+        # keeps (part of the state dict, so the best epoch's average is what is reloaded)
+        self.ema: nn.Module | None = None
+        if ema_decay > 0:
+            import copy
+
+            self.ema = copy.deepcopy(net).requires_grad_(False)
+            self._ema_steps = 0
         self._dev: list[Any] = []
         self._losses: dict[str, list[float]] = {"train/loss": [], "dev/loss": []}
         self.history: list[dict[str, float]] = []  # one row per epoch, for the loss curves
@@ -157,8 +172,27 @@ class RNNModule(pl.LightningModule):
         self._losses["train/loss"].append(loss.item())
         return loss
 
+    def on_train_batch_end(self, *_: Any) -> None:
+        if self.ema is None:
+            return
+        # ema <- d ema + (1 - d) w, with d warmed up (min(d, (1+n)/(10+n))) so the first
+        # epochs are not dominated by the random initial weights
+        self._ema_steps += 1
+        d = min(self.ema_decay, (1 + self._ema_steps) / (10 + self._ema_steps))
+        with torch.no_grad():
+            for e, w in zip(self.ema.state_dict().values(), self.net.state_dict().values(),
+                            strict=True):
+                if e.dtype.is_floating_point:
+                    e.mul_(d).add_(w.detach(), alpha=1 - d)
+                else:
+                    e.copy_(w)
+
+    def scored_net(self) -> nn.Module:
+        """The network dev scores: the moving average when there is one."""
+        return self.ema if self.ema is not None else self.net
+
     def validation_step(self, batch: Batch, _: int) -> None:
-        loss, outputs = self.objective.dev_step(self.net, batch)
+        loss, outputs = self.objective.dev_step(self.scored_net(), batch)
         self.log("dev/loss", loss, on_epoch=True, prog_bar=True, batch_size=batch_size(batch))
         self._losses["dev/loss"].append(loss.item())
         self._dev.append(outputs)
@@ -176,8 +210,22 @@ class RNNModule(pl.LightningModule):
         for losses in self._losses.values():
             losses.clear()
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        return torch.optim.Adam(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+    def configure_optimizers(self) -> Any:
+        params = (self.parameters() if self.ema is None else
+                  [p for n, p in self.named_parameters() if not n.startswith("ema.")])
+        optimizer = torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)
+        if self.lr_schedule == "none":
+            return optimizer
+        if self.lr_schedule == "plateau":
+            scheduler: Any = torch.optim.lr_scheduler.ReduceLROnPlateau(
+                optimizer, mode=self.objective.mode, factor=self.lr_factor,
+                patience=self.lr_patience)
+            return {"optimizer": optimizer, "lr_scheduler": {
+                "scheduler": scheduler, "monitor": self.objective.monitor, "interval": "epoch"}}
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+            optimizer, T_max=max(1, self.max_epochs), eta_min=self.lr * self.lr_factor)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler,
+                                                         "interval": "epoch"}}
 
 
 # ---------------------------------------------------------------- the loop
@@ -206,13 +254,18 @@ def train(net: nn.Module, objective: Objective, train_batches: DataLoader,
     a temporary folder, so nothing of a path ends up next to the weights."""
     from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 
-    module = RNNModule(net, objective, lr=settings.lr, weight_decay=settings.weight_decay)
+    epochs = max_epochs if max_epochs is not None else settings.max_epochs
+    module = RNNModule(net, objective, lr=settings.lr, weight_decay=settings.weight_decay,
+                       lr_schedule=getattr(settings, "lr_schedule", "none"),
+                       lr_factor=getattr(settings, "lr_factor", 0.5),
+                       lr_patience=getattr(settings, "lr_patience", 1), max_epochs=epochs,
+                       ema_decay=getattr(settings, "ema_decay", 0.0))
     monitor, mode = objective.monitor, objective.mode
     with tempfile.TemporaryDirectory(prefix="rnnlab-ckpt-") as ckpt_dir:
         best = ModelCheckpoint(dirpath=ckpt_dir, monitor=monitor, mode=mode, filename="best",
                                save_top_k=1, enable_version_counter=False)
         fitter = pl.Trainer(
-            max_epochs=max_epochs if max_epochs is not None else settings.max_epochs,
+            max_epochs=epochs,
             accelerator=trainer.accelerator, devices=trainer.devices, strategy=trainer.strategy,
             precision=trainer.precision, gradient_clip_val=settings.grad_clip or None,
             deterministic=True, logger=logger, log_every_n_steps=settings.log_every_n_steps,
@@ -224,6 +277,8 @@ def train(net: nn.Module, objective: Objective, train_batches: DataLoader,
         if best.best_model_path:
             state = torch.load(best.best_model_path, map_location="cpu", weights_only=True)
             module.load_state_dict(state["state_dict"])
+    if module.ema is not None:  # the model is the best epoch's moving average
+        net.load_state_dict(module.ema.state_dict())
     module.cpu()
     return module
 

@@ -55,6 +55,9 @@ def run(spec: TaskSpec, cfg: Config) -> None:
     tracking.setup(cfg.mlflow, task)
     run_id = tracking.training_run(task, file_digest(paths.model / "model.pt"))
     defaults = spec.predict_params(tc)
+    example = spec.input_example(tc) if spec.input_example is not None else None
+    output = (None if example is None else
+              spec.predict(net, vocabs, spec.model_input(example), defaults))
     with mlflow.start_run(run_id=run_id, tags=tracking.run_tags(task, "evaluate")):
         mlflow.log_metrics({k.replace("@", "_"): float(v) for k, v in metrics.items()})
         mlflow.log_artifact(str(paths.metrics))
@@ -63,7 +66,9 @@ def run(spec: TaskSpec, cfg: Config) -> None:
         info = mlflow.pyfunc.log_model(
             name="model", python_model=str(PYFUNC), code_paths=[str(PACKAGE)],
             artifacts={"model_dir": str(paths.model)}, pip_requirements=_requirements(spec),
-            signature=_signature(defaults), model_config={"predict_params": defaults})
+            signature=_signature(defaults, example, output),
+            input_example=None if example is None else (example, defaults),
+            model_config={"predict_params": defaults})
         registered = None
         if cfg.mlflow.register:
             registered = tracking.register(info.model_uri, task, tc.primary_metric,
@@ -89,13 +94,19 @@ def _requirements(spec: TaskSpec) -> list[str]:
                                                          *spec.requirements))]
 
 
-def _signature(defaults: dict[str, Any]) -> Any:
-    """A params signature declaring every pyfunc param (MLflow drops undeclared ones)."""
-    from mlflow.models import ModelSignature
+def _signature(defaults: dict[str, Any], example: Any = None, output: Any = None) -> Any:
+    """A params signature declaring every pyfunc param (MLflow drops undeclared ones); with
+    the task's input example, its input and output schema too (inferred from the example and
+    the model's answer to it)."""
+    from mlflow.models import ModelSignature, infer_signature
     from mlflow.types.schema import ParamSchema, ParamSpec
 
-    if not defaults:
+    if not defaults and example is None:
         return None
     kinds = {bool: "boolean", int: "long", float: "double", str: "string"}
     specs = [ParamSpec(name, kinds[type(default)], default) for name, default in defaults.items()]
-    return ModelSignature(inputs=None, outputs=None, params=ParamSchema(specs))
+    params = ParamSchema(specs) if specs else None
+    if example is None:
+        return ModelSignature(inputs=None, outputs=None, params=params)
+    inferred = infer_signature(example, output)
+    return ModelSignature(inputs=inferred.inputs, outputs=inferred.outputs, params=params)

@@ -93,6 +93,10 @@ class TaskSpec:
     model_input: Callable[[Any], list[Any]]
     predict: Callable[[nn.Module, Vocabs, list[Any], dict[str, Any]], list[Any]]
     predict_params: Callable[[TaskConfig], dict[str, bool | int | float | str]]
+    # optional: a request's input (what model_input reads, e.g. a list of strings); evaluate
+    # logs it as the served model's input example and derives its input / output schema from
+    # it. None: the signature declares the params only.
+    input_example: Callable[[TaskConfig], Any] | None = None
     # the champion rule on params.yaml's primary_metric: higher (max) or lower (min) is better
     primary_mode: Literal["max", "min"] = "max"
     # dvc.yaml top-level `plots:` entries for the task's outputs (paths relative to the repo):

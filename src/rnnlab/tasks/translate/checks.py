@@ -48,7 +48,13 @@ def checks(cfg: TranslateConfig, frames: dict[str, pd.DataFrame]) -> list[Check]
     pairs["pair_in_two_splits"] = pairs.groupby(pair_key)["split"].transform("nunique") > 1
     pairs["source_in_two_splits"] = pairs.groupby(src_key)["split"].transform("nunique") > 1
 
+    # a test pair (both sides, case and spacing ignored) that also occurs in train
+    train_pairs = set(pair_key[pairs["split"] == "train"])
+    pairs["test_pair_in_train"] = (pairs["split"] == "test") & pair_key.isin(train_pairs)
+
     ids = ["split", "pair_id"]
+    if "file" in pairs and pairs["file"].notna().any():
+        ids.append("file")
     if "file_line" in pairs and pairs["file_line"].notna().any():
         ids.append("file_line")
     suite = [
@@ -80,6 +86,9 @@ def checks(cfg: TranslateConfig, frames: dict[str, pd.DataFrame]) -> list[Check]
         gxe.ExpectColumnValuesToBeBetween(
             column="length_ratio", max_value=max_ratio,
             description=f"length ratio (longer+1)/(shorter+1) at most {max_ratio}"),
+        gxe.ExpectColumnValuesToBeInSet(
+            column="test_pair_in_train", value_set=[False],
+            description="no test pair occurs in train"),
         gxe.ExpectColumnValuesToBeInSet(
             column="pair_in_two_splits", value_set=[False],
             description="no pair identical on both sides appears in two splits"),

@@ -232,6 +232,8 @@ def prepare(cfg: TranslateConfig, seed: int) -> dict[str, pd.DataFrame]:
                                    "source": [p[first] for p in r],
                                    "target": [p[1 - first] for p in r]})
                   for s, r in rows.items()}
+    elif data.files is not None:
+        splits = read_files(data, seed if data.split_seed is None else data.split_seed)
     else:
         frame = read_pairs(data.path, data.source, src, tgt, data.anki_languages)
         splits = split_pairs(frame, seed if data.split_seed is None else data.split_seed,
@@ -239,6 +241,30 @@ def prepare(cfg: TranslateConfig, seed: int) -> dict[str, pd.DataFrame]:
     return {s: finish(splits[s], src, tgt) for s in SPLITS}
 
 
+def read_files(data: Any, seed: int) -> dict[str, pd.DataFrame]:
+    """Separate train / dev / test files, each read whole (its own pair ids and file lines,
+    plus a `file` column naming it). Without a dev file, dev is carved from the train file by
+    `split_pairs` (share `split.dev`, duplicates grouped), and keeps the train file's lines.
+    That no test pair occurs in train is validation's job (it names both lines)."""
+    src, tgt, files = data.direction.source, data.direction.target, data.files
+
+    def read(path: str) -> pd.DataFrame:
+        frame = read_pairs(path, data.source, src, tgt, data.anki_languages)
+        frame["file"] = Path(path).name
+        return frame
+
+    train = read(files.train)
+    if files.dev is None:
+        carved = split_pairs(train, seed, dev=data.split.dev, test=0.0)
+        return {"train": carved["train"], "dev": carved["dev"], "test": read(files.test)}
+    return {"train": train, "dev": read(files.dev), "test": read(files.test)}
+
+
 def raw_inputs(cfg: Any) -> list[str]:
-    """What prepare reads: nothing for the built-in grammar, else the one pairs file."""
-    return [] if cfg.data.source == "builtin" else [cfg.data.path]
+    """What prepare reads: nothing for the built-in grammar, else the pairs file(s)."""
+    data = cfg.data
+    if data.source == "builtin":
+        return []
+    if data.files is not None:
+        return [p for p in (data.files.train, data.files.dev, data.files.test) if p]
+    return [data.path]

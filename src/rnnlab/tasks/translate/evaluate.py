@@ -102,9 +102,11 @@ def evaluate(cfg: TranslateConfig, net: EncoderDecoder, frames: dict[str, pd.Dat
     metrics: dict[str, float] = {}
     outputs: dict[str, dict[str, list[str]]] = {}
     signature = ""
+    test_ids: list[list[int]] = []
     for split in ("dev", "test"):
         refs = [normalise(t) for t in frames[split]["target"]]
         ids = translate_ids(net, encoded[split], d.beam_size, d.max_len, d.length_penalty)
+        test_ids = ids
         hyps = decode_rows(vocabs["target"], ids, tgt_lang)
         scores = corpus_scores(hyps, refs)
         signature = scores.pop("signature")
@@ -114,8 +116,9 @@ def evaluate(cfg: TranslateConfig, net: EncoderDecoder, frames: dict[str, pd.Dat
                          tgt_lang)
     scores = corpus_scores(greedy, [normalise(t) for t in frames["test"]["target"]])
     metrics.update({"test/bleu_greedy": scores["bleu"], "test/chrf_greedy": scores["chrf"]})
-    metrics["test/unk_rate"] = float(np.mean([w == "<unk>" for h in outputs["test"]["rnn"]
-                                              for w in h.split()] or [0.0]))
+    # the share of output units (words or subwords) that are <unk>
+    metrics["test/unk_rate"] = float(np.mean([i == 1 for row in test_ids for i in row]
+                                             or [0.0]))
     metrics["model/params"] = count_parameters(net)
 
     test, refs = frames["test"], [normalise(t) for t in frames["test"]["target"]]

@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader
 
 from rnnlab.nn.cells import State, TorchRecurrent, recurrent
 from rnnlab.nn.encoding import input_layer
-from rnnlab.nn.loop import Batch, Objective, Sequences, loader
+from rnnlab.nn.loop import Batch, BucketBatches, Objective, Sequences, loader
 from rnnlab.tasks.translate.encoding import BOS, EOS
 from rnnlab.tasks.translate.scoring import id_bleu
 from rnnlab.vocab import Vocabulary
@@ -54,7 +54,8 @@ class EncoderDecoder(nn.Module):
                  embedding_dim: int = 64, cell: str = "gru", hidden_size: int = 128,
                  num_layers: int = 1, bidirectional: bool = False, nonlinearity: str = "tanh",
                  dropout: float = 0.0, attention: str = "none", bos: int = 2, eos: int = 3,
-                 source_lang: str = "it", target_lang: str = "en") -> None:
+                 source_lang: str = "it", target_lang: str = "en",
+                 embedding_dropout: float | None = None, tie_embeddings: bool = False) -> None:
         super().__init__()
         # the languages tokenise the input and detokenise the output (no weights)
         self.source_lang, self.target_lang = source_lang, target_lang
@@ -77,7 +78,18 @@ class EncoderDecoder(nn.Module):
             self.attn = nn.Linear(self.dirs * hidden_size, hidden_size, bias=False)  # W_α
             self.combine = nn.Linear(hidden_size + self.dirs * hidden_size, hidden_size)
         self.dropout = nn.Dropout(dropout)
+        self.embed_dropout = nn.Dropout(dropout if embedding_dropout is None else
+                                        embedding_dropout)
         self.head = nn.Linear(hidden_size, tgt_vocab_size)  # W_ys, b_y
+        if tie_embeddings:  # W_ys is the target embedding matrix (one [|V_tgt|, n_a] matrix)
+            if encoding != "embedding" or embedding_dim != hidden_size:
+                raise ValueError("tie_embeddings needs the embedding encoding and "
+                                 f"embedding_dim == hidden_size (got {encoding}, "
+                                 f"{embedding_dim} vs {hidden_size})")
+            self.head.weight = self.tgt_embed.weight
+            with torch.no_grad():  # an output layer's scale, not N(0, 1); <pad> stays 0
+                nn.init.normal_(self.head.weight, 0.0, hidden_size ** -0.5)
+                self.head.weight[0].zero_()
 
     # -- pieces
 
@@ -98,7 +110,7 @@ class EncoderDecoder(nn.Module):
     def encode(self, src: torch.Tensor, src_lengths: torch.Tensor
                ) -> tuple[torch.Tensor, torch.Tensor, State]:
         """Encoder outputs a<1..Tx> [B, Tx, dirs*n_a], source mask [B, Tx], decoder s<0>."""
-        memory, state = self.encoder(self.dropout(self.src_embed(src)), src_lengths)
+        memory, state = self.encoder(self.embed_dropout(self.src_embed(src)), src_lengths)
         mask = (torch.arange(src.shape[1], device=src.device)[None, :]
                 < src_lengths.to(src.device)[:, None])
         return memory, mask, self._bridge(state)
@@ -114,7 +126,7 @@ class EncoderDecoder(nn.Module):
 
     def _step(self, y_prev: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """One decoder step from the previous words [B]: s<t> [B, 1, n_a] and the new state."""
-        x = self.dropout(self.tgt_embed(y_prev[:, None]))
+        x = self.embed_dropout(self.tgt_embed(y_prev[:, None]))
         if isinstance(self.decoder, TorchRecurrent):  # the fused cell, no packing for one step
             return self.decoder.rnn(x, state)
         return self.decoder(x, y_prev.new_ones(len(y_prev)), state)
@@ -125,7 +137,7 @@ class EncoderDecoder(nn.Module):
                 tgt_lengths: torch.Tensor, teacher_forcing: float = 1.0) -> torch.Tensor:
         memory, mask, state = self.encode(src, src_lengths)
         if teacher_forcing >= 1.0:  # every input is the gold previous word: one pass
-            s, _ = self.decoder(self.dropout(self.tgt_embed(tgt_in)), tgt_lengths, state)
+            s, _ = self.decoder(self.embed_dropout(self.tgt_embed(tgt_in)), tgt_lengths, state)
             return self._output(s, memory, mask)
         y_prev, steps = tgt_in[:, 0], []
         for t in range(tgt_in.shape[1]):
@@ -220,7 +232,8 @@ def net_config(cfg: TranslateConfig, vocabs: dict[str, Vocabulary]) -> dict[str,
             "bidirectional": m.bidirectional, "nonlinearity": m.nonlinearity,
             "dropout": m.dropout, "attention": m.attention,
             "bos": vocabs["target"].stoi[BOS], "eos": vocabs["target"].stoi[EOS],
-            "source_lang": direction.source, "target_lang": direction.target}
+            "source_lang": direction.source, "target_lang": direction.target,
+            "embedding_dropout": m.embedding_dropout, "tie_embeddings": m.tie_embeddings}
 
 
 def build_net(config: dict[str, Any]) -> EncoderDecoder:
@@ -246,9 +259,16 @@ def collate_pairs(batch: list[Batch]) -> Batch:
 
 def pair_loader(encoded: dict[str, torch.Tensor], batch_size: int, shuffle: bool = False,
                 seed: int = 0, bucket: bool = False) -> DataLoader:
-    """Batches of sentence pairs; `bucket` groups similar source lengths (seeded)."""
-    return loader(encoded, batch_size, shuffle=shuffle, seed=seed, bucket=bucket,
-                  dataset=Sequences({k: encoded[k] for k in PAIR_KEYS}),
+    """Batches of sentence pairs; `bucket` groups similar lengths (seeded): sorted by source
+    length, then by target length within it, so both padded widths shrink (a batch walks
+    its longest source through the encoder and its longest target through the decoder)."""
+    dataset = Sequences({k: encoded[k] for k in PAIR_KEYS})
+    if shuffle and bucket:
+        width = int(encoded["target_lengths"].max()) + 1
+        key = encoded["lengths"] * width + encoded["target_lengths"]  # source, then target
+        return DataLoader(dataset, batch_sampler=BucketBatches(key, batch_size, seed),
+                          collate_fn=collate_pairs)
+    return loader(encoded, batch_size, shuffle=shuffle, seed=seed, dataset=dataset,
                   collate_fn=collate_pairs)
 
 
@@ -264,10 +284,13 @@ def loaders(cfg: TranslateConfig, encoded: dict[str, dict[str, torch.Tensor]], s
 # ---------------------------------------------------------------- loss and dev metric
 
 
-def summed_ce(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def summed_ce(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor,
+              label_smoothing: float = 0.0) -> torch.Tensor:
     """L = Σ_t -log ŷ<t>[y<t>] over each target's real steps (its <eos> included), averaged
-    over sentences."""
-    per_step = nn.functional.cross_entropy(logits.transpose(1, 2), targets, reduction="none")
+    over sentences. With label smoothing ε the target of a step is (1-ε) on y<t> plus ε
+    spread evenly over the vocabulary."""
+    per_step = nn.functional.cross_entropy(logits.transpose(1, 2), targets, reduction="none",
+                                           label_smoothing=label_smoothing)
     return (per_step * mask).sum() / logits.shape[0]
 
 
@@ -281,16 +304,18 @@ class TranslateObjective(Objective):
     monitor = "dev/bleu_greedy"
     mode = "max"
 
-    def __init__(self, itos: list[str], target_lang: str, teacher_forcing: float = 1.0,
-                 max_len: int = 50) -> None:
+    def __init__(self, vocab: Any, target_lang: str, teacher_forcing: float = 1.0,
+                 max_len: int = 50, label_smoothing: float = 0.0) -> None:
         super().__init__()
-        self.itos, self.target_lang = itos, target_lang
+        self.vocab, self.target_lang = vocab, target_lang
         self.teacher_forcing, self.max_len = teacher_forcing, max_len
+        self.label_smoothing = label_smoothing
 
     def loss(self, net: nn.Module, batch: Batch) -> torch.Tensor:
         logits = net(batch["ids"], batch["lengths"], batch["target_in"], batch["target_lengths"],
                      self.teacher_forcing)
-        return summed_ce(logits, batch["target_out"], batch["target_mask"])
+        return summed_ce(logits, batch["target_out"], batch["target_mask"],
+                         self.label_smoothing)
 
     def dev_step(self, net: nn.Module, batch: Batch
                  ) -> tuple[torch.Tensor, list[tuple[list[int], list[int]]]]:
@@ -306,13 +331,14 @@ class TranslateObjective(Objective):
                     ) -> dict[str, float]:
         pairs = [pair for batch in outputs for pair in batch]
         hyps, refs = [h for h, _ in pairs], [r for _, r in pairs]
-        return {"dev/bleu_greedy": id_bleu(self.itos, self.target_lang, hyps, refs)}
+        return {"dev/bleu_greedy": id_bleu(self.vocab, self.target_lang, hyps, refs)}
 
 
 def objective(cfg: TranslateConfig, net: nn.Module, vocabs: dict[str, Vocabulary]
               ) -> TranslateObjective:
-    return TranslateObjective(vocabs["target"].itos, cfg.data.direction.target,
-                              cfg.train.teacher_forcing, cfg.model.max_len)
+    return TranslateObjective(vocabs["target"], cfg.data.direction.target,
+                              cfg.train.teacher_forcing, cfg.model.max_len,
+                              cfg.train.label_smoothing)
 
 
 # ---------------------------------------------------------------- decoding a split

@@ -37,6 +37,16 @@ class SplitShares:
 
 
 @dataclass(frozen=True)
+class CorpusFiles:
+    """A corpus shipped as separate files (tatoeba | anki format): dev is optional, carved
+    from the train file (share `split.dev`, the same duplicate grouping) when null."""
+
+    train: str
+    test: str
+    dev: str | None = None
+
+
+@dataclass(frozen=True)
 class TranslateDataConfig:
     # builtin: the seeded grammar | tatoeba: eng<TAB>ita<TAB>English<TAB>Italian |
     # anki: English<TAB>Italian[<TAB>attribution]
@@ -47,6 +57,8 @@ class TranslateDataConfig:
     anki_languages: tuple[str, ...] = ("en", "it")  # anki: the languages of its first columns
     split: SplitShares = field(default_factory=SplitShares)
     split_seed: int | None = None  # the hash split's seed; defaults to the top-level seed
+    # tatoeba | anki: separate train / dev / test files instead of splitting `path`
+    files: CorpusFiles | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +78,12 @@ class TranslateVocabConfig(VocabConfig):
 
     max_size: int = 20000
     unk_signatures: bool = False
+    # word: prepare's tokens, one id per word (max_size, min_freq) | subword: sentencepiece
+    # pieces fitted on the raw training sentences (subword_size pieces, a soft limit)
+    units: Literal["word", "subword"] = "word"
+    subword_type: Literal["unigram", "bpe"] = "unigram"
+    subword_size: int = 8000   # per side, or for both together when shared
+    shared: bool = False       # subword: one model (and id space) for source and target
 
 
 @dataclass(frozen=True)
@@ -80,6 +98,11 @@ class TranslateModelConfig(ModelConfig):
     # stops after this many words. Training reads it, so it stays here; evaluate and serving
     # use decode.max_len (changing that one re-runs evaluate only).
     max_len: int = 50
+    # dropout on the source and target embeddings (null: `dropout`, as before)
+    embedding_dropout: float | None = None
+    # the decoder's input embedding and output layer share one [|V_tgt|, n] matrix
+    # (needs embedding_dim == hidden_size, and the embedding encoding)
+    tie_embeddings: bool = False
 
 
 @dataclass(frozen=True)
@@ -87,7 +110,8 @@ class TranslateTrainConfig(TrainConfig):
     batch_size: int = 64
     # probability that a decoder step reads the gold previous word (else its own argmax)
     teacher_forcing: float = 1.0
-    bucket: bool = True  # batch similar source lengths together (less padding)
+    bucket: bool = True  # batch similar lengths together (source, then target: less padding)
+    label_smoothing: float = 0.0  # training loss only; dev/loss stays the plain cross-entropy
 
 
 # ---------------------------------------------------------------- baselines and decoding
@@ -116,7 +140,7 @@ class DecodeConfig:
 
     beam_size: int = 5           # 1: greedy decoding
     length_penalty: float = 1.0  # beam hypotheses ranked by log p / length**length_penalty
-    max_len: int = 50            # at most this many target words
+    max_len: int = 50            # at most this many target units (words or subwords)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from rnnlab.tasks.translate.data import detokenize
+from rnnlab.tasks.translate.subword import SubwordVocabulary
 from rnnlab.vocab import Vocabulary
 
 OOV_REF = "<oov>"  # a reference word outside the target vocabulary: no hypothesis matches it
@@ -22,14 +23,24 @@ def corpus_scores(hyps: list[str], refs: list[str]) -> dict[str, Any]:
             "signature": f"BLEU {bleu.get_signature()} | chrF {chrf.get_signature()}"}
 
 
-def decode_rows(vocab: Vocabulary, ids: list[list[int]], lang: str) -> list[str]:
-    """Target ids (no <bos>/<eos>) -> plain text."""
+def decode_rows(vocab: Vocabulary | SubwordVocabulary, ids: list[list[int]], lang: str
+                ) -> list[str]:
+    """Target ids (no <bos>/<eos>) -> plain text: words rejoined by `detokenize`, subword
+    pieces by sentencepiece."""
+    if isinstance(vocab, SubwordVocabulary):
+        return [vocab.decode_ids(row) for row in ids]
     return [detokenize(vocab.decode(row), lang) for row in ids]
 
 
-def id_bleu(itos: list[str], lang: str, hyps: list[list[int]], refs: list[list[int]]) -> float:
+def id_bleu(vocab: Vocabulary | SubwordVocabulary, lang: str, hyps: list[list[int]],
+            refs: list[list[int]]) -> float:
     """BLEU of greedy hypotheses against the references as the target vocabulary spells them
-    (token ids; a reference word outside it, <unk> = 1, counts as never matched)."""
-    h = [detokenize([itos[i] for i in row], lang) for row in hyps]
-    r = [detokenize([OOV_REF if i == 1 else itos[i] for i in row], lang) for row in refs]
+    (token ids; a reference unit outside it, <unk> = 1, counts as never matched)."""
+    h = decode_rows(vocab, hyps, lang)
+    if isinstance(vocab, SubwordVocabulary):  # a reference <unk>: a word no hypothesis writes
+        r = [vocab.decode_ids([i for i in row if i != 1]) + f" {OOV_REF}" * row.count(1)
+             for row in refs]
+    else:
+        r = [detokenize([OOV_REF if i == 1 else vocab.itos[i] for i in row], lang)
+             for row in refs]
     return corpus_scores(h, r)["bleu"]

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from rnnlab.nn.encoding import pad
 from rnnlab.serving import BadInput, texts
 from rnnlab.tasks.translate.data import tokenize
+from rnnlab.tasks.translate.encoding import text_ids
 from rnnlab.tasks.translate.model import EncoderDecoder, translate_ids
 from rnnlab.tasks.translate.scoring import decode_rows
 from rnnlab.vocab import Vocabulary
@@ -26,6 +27,15 @@ def predict_params(cfg: TranslateConfig) -> dict[str, bool | int | float | str]:
     """Every decoding knob a request may set, with its default from the decode section."""
     d = cfg.decode
     return {"beam_size": d.beam_size, "length_penalty": d.length_penalty, "max_len": d.max_len}
+
+
+def input_example(cfg: TranslateConfig) -> list[str]:
+    """A request: raw source sentences, one string each (the served input schema)."""
+    if cfg.data.direction.source == "it":
+        return ["il gatto nero mangia il pesce.", "non leggiamo il giornale."]
+    if cfg.data.direction.source == "en":
+        return ["the black cat eats the fish.", "we do not read the newspaper."]
+    return ["Tom."]  # a name reads the same in most languages
 
 
 def _count(params: dict[str, Any], name: str, most: int) -> int:
@@ -53,7 +63,8 @@ def predict(net: EncoderDecoder, vocabs: dict[str, Vocabulary], inputs: list[str
     keep = [i for i, t in enumerate(tokens) if t]
     out = [""] * len(inputs)
     if keep:
-        enc = pad([vocabs["source"].encode(tokens[i]) for i in keep])
+        enc = pad(text_ids(vocabs["source"], [inputs[i] for i in keep],
+                           [tokens[i] for i in keep]))
         ids = translate_ids(net, enc, beam_size, max_len, length_penalty)
         for i, row in zip(keep, decode_rows(vocabs["target"], ids, net.target_lang),
                           strict=True):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from rnnlab.tasks import STAGE_PARAMS, TaskSpec
 from rnnlab.tasks.translate import checks, data, encoding, evaluate, model, serve
-from rnnlab.vocab import Vocabulary
 
 PLOTS = (
     {"translate training": {
@@ -24,7 +23,7 @@ SPEC = TaskSpec(
     raw_inputs=data.raw_inputs,
     checks=checks.checks,
     build_vocabs=encoding.build_vocabs,
-    load_vocab=Vocabulary.load,
+    load_vocab=encoding.load_vocab,
     vocab_metrics=encoding.vocab_metrics,
     encode=encoding.encode,
     net_config=model.net_config,
@@ -35,9 +34,10 @@ SPEC = TaskSpec(
     model_input=serve.model_input,
     predict=serve.predict,
     predict_params=serve.predict_params,
+    input_example=serve.input_example,
     primary_mode="max",
     plots=PLOTS,
-    requirements=("sacrebleu",),
+    requirements=("sacrebleu", "sentencepiece"),
     # net_config writes data.direction into net.json (the languages serving tokenises with)
     reads={"train": (*STAGE_PARAMS["train"], "data")},
 )
