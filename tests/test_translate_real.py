@@ -291,3 +291,48 @@ def test_served_beam_size_changes_the_decoding(served):
     spec, net, vocabs = load_model_dir(root / "models/translate")
     assert predict(net, vocabs, sources[:5], resolve_params(
         spec, predict_params(cfg), {"beam_size": 1})) == greedy[:5]
+
+
+@pytest.mark.slow
+def test_mlflow_models_serve_honours_the_params(served):
+    """The REST server on 127.0.0.1: `params` in the request body reach the decoder."""
+    import json
+    import socket
+    import subprocess
+    import time
+    import urllib.request
+
+    from helpers import clean_env
+
+    root, _, model, uri = served
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**clean_env(root), "MLFLOW_TRACKING_URI": f"sqlite:///{root}/mlruns/mlflow.db"}
+    server = subprocess.Popen(["mlflow", "models", "serve", "-m", uri, "--env-manager", "local",
+                               "-h", "127.0.0.1", "-p", str(port)], cwd=root, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+
+    def ask(body: dict) -> list[str]:
+        request = urllib.request.Request(f"{base}/invocations", json.dumps(body).encode(),
+                                         {"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())["predictions"]
+
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(f"{base}/ping", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.5)
+        import pandas as pd
+
+        sources = list(pd.read_parquet(root / "data/prepared/translate/dev.parquet")["source"])
+        greedy = ask({"inputs": sources, "params": {"beam_size": 1}})
+        assert greedy == model.predict(sources, params={"beam_size": 1})
+        assert ask({"inputs": sources, "params": {"beam_size": 4}}) != greedy
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
