@@ -82,7 +82,7 @@ class TranslateVocabConfig(VocabConfig):
     # pieces fitted on the raw training sentences (subword_size pieces, a soft limit)
     units: Literal["word", "subword"] = "word"
     subword_type: Literal["unigram", "bpe"] = "unigram"
-    subword_size: int = 8000   # per side, or for both together when shared
+    subword_size: int = 4000   # per side, or for both together when shared
     shared: bool = False       # subword: one model (and id space) for source and target
 
 
