@@ -195,6 +195,29 @@ def test_malformed_conll_line_is_named_by_its_file_line(tmp_path):
     assert json.loads(line.strip())["file_line"] == 5
 
 
+def test_too_long_sentence_names_its_file_line_and_the_longest_sentence(tmp_path):
+    folder = write_conll(tmp_path / "corpus",
+                         train="a\tO\n\n" + "".join(f"w{i}\tO\n" for i in range(12)))
+    cfg = build({"data": {"source": "conll", "path": str(folder)},
+                 "validation": {"max_tokens": 10}})
+    with pytest.raises(ValidationFailed) as err:
+        validate("entity", checks(cfg, SPEC.prepare(cfg, 0)), tmp_path / "out")
+    message = str(err.value)
+    assert "longest sentence has 12 tokens (train file line 3)" in message
+    line = next(x for x in message.splitlines() if '"n_tokens"' in x)
+    assert json.loads(line.strip())["file_line"] == 3
+
+
+def test_vocabulary_cap_reports_the_types_it_cut(caplog):
+    train = pd.DataFrame({"tokens": [["a", "a", "b", "c", "d"]], "tags": [["O"] * 5]})
+    with caplog.at_level("WARNING", logger="rnnlab.vocab"):
+        vocabs = SPEC.build_vocabs(train, VocabConfig(max_size=2))
+    assert vocabs["tokens"].cut == 2
+    assert "max_size=2 cut 2 of 4 types" in caplog.text
+    frames_ = {"train": train, "dev": train, "test": train}
+    assert SPEC.vocab_metrics(frames_, vocabs)["vocab/tokens_cut"] == 2
+
+
 # ---------------------------------------------------------------- networks and objective
 
 
@@ -406,6 +429,18 @@ def test_one_loop_trains_the_tagger_and_keeps_a_history(tiny):
     assert {"train/loss", "dev/loss", "dev/entity_f1"} <= set(module.history[0])
 
 
+def test_training_and_evaluate_compute_one_dev_f1(tiny):
+    cfg, frames_, vocabs, encoded, module = tiny
+    objective = SPEC.objective(cfg, module.net, vocabs).eval()
+    _, dev = SPEC.loaders(cfg, encoded, 42)
+    with torch.no_grad():
+        outputs = [objective.dev_step(module.net.eval(), batch)[1] for batch in dev]
+    trained = objective.dev_metrics(outputs)["dev/entity_f1"]
+    tags = data.tag_names(vocabs)
+    pred = [[tags[i] for i in p] for p in model.predict_tags(module.net, encoded["dev"])]
+    assert trained == score(pred, frames_["dev"])["entity_f1"]
+
+
 def test_evaluate_scores_the_rnn_and_trains_the_dense_baseline_with_its_epochs(
         tiny, monkeypatch):
     cfg, frames_, vocabs, encoded, module = tiny
@@ -466,3 +501,105 @@ def test_spec_is_complete():
     assert SPEC.raw_inputs(conll) == [f"data/raw/entity/linnaeus/{f}"
                                       for f in ("train.tsv", "devel.tsv", "test.tsv")]
     assert SPEC.raw_inputs(build()) == []
+
+
+# ---------------------------------------------------------------- the CRF
+
+
+def test_crf_matches_brute_force_on_tiny_inputs():
+    import itertools
+
+    from rnnlab.nn.crf import CRF
+
+    torch.manual_seed(0)
+    K, T = 3, 4
+    crf = CRF(K)
+    with torch.no_grad():
+        for p in crf.parameters():
+            p.normal_()
+    emissions = torch.randn(2, T, K)
+    lengths = [4, 2]
+    mask = torch.arange(T)[None, :] < torch.tensor(lengths)[:, None]
+    best = crf.decode(emissions, mask)
+    log_z = crf.log_partition(emissions, mask)
+    for b, n in enumerate(lengths):
+        scores = {}
+        for path in itertools.product(range(K), repeat=n):
+            tags = torch.tensor([list(path) + [0] * (T - n)])
+            scores[path] = crf.score(emissions[b:b + 1], tags, mask[b:b + 1]).item()
+            by_hand = (crf.start[path[0]] + crf.end[path[-1]]
+                       + sum(emissions[b, t, k] for t, k in enumerate(path))
+                       + sum(crf.transitions[i, j] for i, j in zip(path, path[1:])))
+            assert scores[path] == pytest.approx(by_hand.item(), abs=1e-5)
+        assert tuple(best[b]) == max(scores, key=scores.get)  # Viterbi = the best of all K^n
+        assert log_z[b].item() == pytest.approx(
+            torch.logsumexp(torch.tensor(list(scores.values())), 0).item(), abs=1e-5)
+    gold = torch.tensor([[0, 1, 2, 0], [1, 2, 0, 0]])
+    nll = crf.nll(emissions, gold, mask)
+    assert torch.all(nll > 0)  # -log p(y | x), p < 1
+    nll.sum().backward()
+    assert crf.transitions.grad is not None
+
+
+# ---------------------------------------------------------------- served offsets
+
+TRICKY = [  # raw input, its tokens, their tags (B/I of the entities)
+    ("in the forest there are Panthera  leo and Loxodonta africana",
+     "in the forest there are Panthera leo and Loxodonta africana".split(),
+     "O O O O O B-Species I-Species O B-Species I-Species".split()),
+    ("Populations of (Panthera leo), Gorilla gorilla.",
+     ["Populations", "of", "(", "Panthera", "leo", ")", ",", "Gorilla", "gorilla", "."],
+     "O O O B-Species I-Species O O B-Species I-Species O".split()),
+    ("later P. leo was seen", ["later", "P.", "leo", "was", "seen"],
+     "O B-Species I-Species O O".split()),
+    ("Panthera leo Loxodonta africana roam", "Panthera leo Loxodonta africana roam".split(),
+     "B-Species I-Species B-Species I-Species O".split()),
+    ("le lion Panthéra léo à Kruger — Ursus  arctos!",
+     ["le", "lion", "Panthéra", "léo", "à", "Kruger", "—", "Ursus", "arctos", "!"],
+     "O O B-Species I-Species O O O B-Genus I-Genus O".split()),
+]
+
+
+def test_served_entities_carry_raw_offsets_through_pyfunc(tmp_path):
+    """A tiny net overfit on the tricky sentences, saved as the evaluate stage logs it (model
+    from code) and loaded with mlflow.pyfunc: every entity's raw[start:end] is its text."""
+    import mlflow
+
+    from rnnlab.io import write_json
+    from rnnlab.stages.evaluate import PACKAGE, PYFUNC
+
+    frame = pd.DataFrame({"tokens": [t for _, t, _ in TRICKY], "tags": [g for _, _, g in TRICKY]})
+    vocabs = SPEC.build_vocabs(frame, VocabConfig())
+    cfg = build({"model": {"hidden_size": 16, "embedding_dim": 16, "chars": "cnn",
+                           "char_hidden": 4, "decoder": "crf", "dropout": 0.0}})
+    torch.manual_seed(0)
+    config_ = SPEC.net_config(cfg, vocabs)
+    net = SPEC.build_net(config_)
+    enc = SPEC.encode({"train": frame}, vocabs)["train"]
+    opt = torch.optim.Adam(net.parameters(), lr=0.05)
+    for _ in range(60):
+        opt.zero_grad()
+        model.tag_loss(net, net(**model.net_inputs(enc)), enc["labels"], enc["mask"]).backward()
+        opt.step()
+    folder = tmp_path / "model"
+    (folder / "vocab").mkdir(parents=True)
+    torch.save(net.state_dict(), folder / "model.pt")
+    write_json(folder / "net.json", {"task": "entity", "config": config_, "vocabs": sorted(vocabs)})
+    for name, vocab in vocabs.items():
+        vocab.save(folder / "vocab" / f"{name}.json")
+    mlflow.pyfunc.save_model(tmp_path / "pyfunc", python_model=str(PYFUNC),
+                             code_paths=[str(PACKAGE)], artifacts={"model_dir": str(folder)},
+                             model_config={"predict_params": {}}, pip_requirements=[])
+    served = mlflow.pyfunc.load_model(str(tmp_path / "pyfunc"))
+    out = served.predict([raw for raw, _, _ in TRICKY])
+    for (raw, tokens, tags), got in zip(TRICKY, out, strict=True):
+        assert got["tokens"] == tokens
+        assert all(raw[s:e] == w for w, (s, e) in zip(got["tokens"], got["offsets"], strict=True))
+        assert got["tags"] == tags and got["labels"] == data.binary(tags)
+        want = [(k, " ".join(tokens[i:j])) for k, i, j in data.spans(tags)]
+        assert [(e["type"], e["text"].replace("  ", " ")) for e in got["entities"]] == want
+        assert all(raw[e["start"]:e["end"]] == e["text"] for e in got["entities"])
+    assert out[0]["entities"][0] == {"text": "Panthera  leo", "start": 24, "end": 37,
+                                     "type": "Species"}
+    assert [e["text"] for e in out[3]["entities"]] == ["Panthera leo", "Loxodonta africana"]
+    assert out[2]["entities"][0]["text"] == "P. leo"

@@ -77,8 +77,8 @@ class DenseConfig:
     max_epochs: int = 10
     # kept cheap, it is a baseline: at most this many (seeded sample of) training sentences,
     # and T_max capped at max_len positions (later words are "O"); 0 = no cap
-    max_train_sentences: int = 0
-    max_len: int = 0
+    max_train_sentences: int = 3000
+    max_len: int = 100
 
 
 @dataclass(frozen=True)
