@@ -20,8 +20,9 @@ from rnnlab.tasks.entity.checks import checks
 from rnnlab.tasks.entity.conll import read_conll
 from rnnlab.tasks.entity.data import Gazetteer
 from rnnlab.tasks.entity.generator import SPECIES, generate, genus
-from rnnlab.tasks.entity.metrics import score, to_iob
-from rnnlab.tasks.entity.model import DenseTagger, ManyToMany, TaggerObjective, summed_bce
+from rnnlab.tasks.entity.metrics import score
+from rnnlab.tasks.entity.model import (DenseTagger, ManyToMany, TaggerObjective, summed_bce,
+                                       summed_ce)
 from rnnlab.tasks.entity.params import CONFIG, TINY
 from rnnlab.validation import ValidationFailed, validate
 
@@ -194,15 +195,59 @@ def test_malformed_conll_line_is_named_by_its_file_line(tmp_path):
     assert json.loads(line.strip())["file_line"] == 5
 
 
+def test_too_long_sentence_names_its_file_line_and_the_longest_sentence(tmp_path):
+    folder = write_conll(tmp_path / "corpus",
+                         train="a\tO\n\n" + "".join(f"w{i}\tO\n" for i in range(12)))
+    cfg = build({"data": {"source": "conll", "path": str(folder)},
+                 "validation": {"max_tokens": 10}})
+    with pytest.raises(ValidationFailed) as err:
+        validate("entity", checks(cfg, SPEC.prepare(cfg, 0)), tmp_path / "out")
+    message = str(err.value)
+    assert "longest sentence has 12 tokens (train file line 3)" in message
+    line = next(x for x in message.splitlines() if '"n_tokens"' in x)
+    assert json.loads(line.strip())["file_line"] == 3
+
+
+def test_vocabulary_cap_reports_the_types_it_cut(caplog):
+    train = pd.DataFrame({"tokens": [["a", "a", "b", "c", "d"]], "tags": [["O"] * 5]})
+    with caplog.at_level("WARNING", logger="rnnlab.vocab"):
+        vocabs = SPEC.build_vocabs(train, VocabConfig(max_size=2))
+    assert vocabs["tokens"].cut == 2
+    assert "max_size=2 cut 2 of 4 types" in caplog.text
+    frames_ = {"train": train, "dev": train, "test": train}
+    assert SPEC.vocab_metrics(frames_, vocabs)["vocab/tokens_cut"] == 2
+
+
 # ---------------------------------------------------------------- networks and objective
 
 
 @pytest.mark.parametrize("cell", ["simple", "rnn", "lstm", "gru"])
 @pytest.mark.parametrize("encoding", ["onehot", "embedding"])
 def test_shapes(cell: str, encoding: str):
-    net = ManyToMany(30, 1, encoding, 8, cell, 6, num_layers=2, bidirectional=True)
+    net = ManyToMany(30, 3, encoding, 8, cell, 6, num_layers=2, bidirectional=True)
     batch = pad([[3, 4, 5], [6]])
-    assert net(batch["ids"], batch["lengths"]).shape == (2, 3, 1)
+    assert net(batch["ids"], batch["lengths"]).shape == (2, 3, 3)
+
+
+@pytest.mark.parametrize(("chars", "cell"), [("rnn", "simple"), ("rnn", "gru"), ("cnn", "gru")])
+def test_char_features_give_unknown_words_a_representation(chars, cell):
+    torch.manual_seed(0)
+    net = ManyToMany(10, 3, "embedding", 8, cell, 6, chars=chars, n_chars=12, char_dim=4,
+                     char_hidden=5, decoder="crf").eval()
+    batch = pad([[1, 1, 3], [1]])  # the same unknown-word id at positions 0 and 1
+    c = torch.zeros(2, 3, 4, dtype=torch.long)
+    c[0, 0, :3], c[0, 1, :4], c[0, 2, :2], c[1, 0, :1] = (torch.tensor([2, 3, 4]),
+                                                          torch.tensor([5, 6, 7, 8]),
+                                                          torch.tensor([2, 9]), torch.tensor([4]))
+    assert net.chars(c).shape == (2, 3, net.chars.n_out)
+    assert net.chars.n_out == 10
+    feats = net.chars(c)
+    assert not torch.allclose(feats[0, 0], feats[0, 1])  # two unknown words now differ
+    assert torch.all(feats[1, 1:] == 0)  # padded words have no characters, no features
+    out = net(batch["ids"], batch["lengths"], chars=c)
+    assert out.shape == (2, 3, 3)
+    with pytest.raises(ValueError, match="chars must be none, rnn or cnn"):
+        ManyToMany(10, 3, chars="lstm", n_chars=4)
 
 
 def _train(net, batch, labels, steps=150, lr=0.05):
@@ -210,19 +255,25 @@ def _train(net, batch, labels, steps=150, lr=0.05):
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     for _ in range(steps):
         opt.zero_grad()
-        loss = summed_bce(net(batch["ids"], batch["lengths"]).squeeze(-1), labels, batch["mask"])
+        logits = net(batch["ids"], batch["lengths"])
+        if logits.shape[-1] == 1:
+            loss = summed_bce(logits.squeeze(-1), labels, batch["mask"])
+        else:
+            loss = model.tag_loss(net, logits, labels, batch["mask"])
         loss.backward()
         opt.step()
     return loss.item()
 
 
-@pytest.mark.parametrize("cell", ["simple", "gru"])
-def test_overfits_one_batch(cell: str):
+@pytest.mark.parametrize(("cell", "decoder"), [("simple", "softmax"), ("gru", "crf")])
+def test_overfits_one_batch(cell: str, decoder: str):
     torch.manual_seed(0)
     batch = pad([[2, 3, 4, 5], [6, 2, 3], [7, 8]])
-    labels = pad([[0, 1, 1, 0], [0, 1, 1], [1, 0]])["ids"]
-    net = ManyToMany(10, 1, "embedding", 8, cell, 16, bidirectional=True)
+    labels = pad([[0, 1, 2, 0], [0, 1, 2], [1, 1]])["ids"]  # O B I O; ...; two adjacent B
+    net = ManyToMany(10, 3, "embedding", 8, cell, 16, bidirectional=True, decoder=decoder)
     assert _train(net, batch, labels) < 0.05
+    pred = model.decode(net, net(batch["ids"], batch["lengths"]), batch["lengths"])
+    assert pred == [[0, 1, 2, 0], [0, 1, 2], [1, 1]]
 
 
 def test_bidirectional_rnn_needs_the_next_word():
@@ -265,50 +316,68 @@ def test_summed_bce_sums_over_real_steps_and_weighs_positives():
         (3 * ln2 + ln2 + 3 * ln2) / 2)
 
 
+def test_summed_ce_sums_over_real_steps_and_weighs_entity_tags():
+    logits = torch.zeros(2, 3, 3)  # uniform: -log(1/3) per step
+    labels = torch.tensor([[1, 0, 0], [2, 0, 0]])
+    mask = torch.tensor([[True, True, False], [True, False, False]])
+    ln3 = torch.log(torch.tensor(3.0)).item()
+    assert summed_ce(logits, labels, mask).item() == pytest.approx(3 * ln3 / 2)
+    assert summed_ce(logits, labels, mask, positive_weight=2.0).item() == pytest.approx(
+        (2 * ln3 + ln3 + 2 * ln3) / 2)
+
+
 def test_word_dropout_only_in_training_and_the_fallback_is_no_weight():
-    objective = TaggerObjective(word_dropout=1.0, fallback=[0, 1, 1, 1, 2])
+    objective = TaggerObjective(["O", "B-X"], word_dropout=1.0, fallback=[0, 1, 1, 1, 2])
     batch = {"ids": torch.tensor([[3, 4, 0]]), "lengths": torch.tensor([2]),
              "labels": torch.tensor([[1, 0, 0]]), "mask": torch.tensor([[True, True, False]])}
     seen: list = []
 
-    def net(ids, *rest):  # records what the network is shown
+    def net(ids, lengths, **rest):  # records what the network is shown
         seen.append(ids.tolist())
-        return ids.float()[..., None]
+        return torch.stack([ids.float(), -ids.float()], -1)
 
     objective.train().loss(net, batch)
     objective.eval().loss(net, batch)
-    TaggerObjective(word_dropout=1.0).train().loss(net, batch)  # no fallback table: no dropout
+    TaggerObjective(["O", "B-X"], word_dropout=1.0).train().loss(net, batch)  # no fallback
     assert seen == [[[1, 2, 0]], [[3, 4, 0]], [[3, 4, 0]]]  # every word its unknown class
     assert "fallback" not in objective.state_dict()  # rebuilt from the vocabulary, not saved
     assert TaggerObjective.monitor == "dev/entity_f1" and TaggerObjective.mode == "max"
 
 
-def test_dev_step_and_metrics_score_real_tokens_only():
-    net = ManyToMany(10, 1, "embedding", 4, "gru", 4)
+@pytest.mark.parametrize("decoder", ["softmax", "crf"])
+def test_dev_step_and_metrics_score_real_tokens_only(decoder):
+    net = ManyToMany(10, 3, "embedding", 4, "gru", 4, decoder=decoder)
     batch = pad([[2, 3, 4], [5]])
-    batch["labels"] = torch.tensor([[1, 1, 0], [0, 0, 0]])
+    batch["labels"] = torch.tensor([[1, 2, 0], [0, 0, 0]])
     batch["features"] = torch.zeros(2, 3, dtype=torch.uint8)
-    objective = TaggerObjective().eval()
+    objective = TaggerObjective(["O", "B-Species", "I-Species"]).eval()
     loss, pairs = objective.dev_step(net.eval(), batch)
     assert loss.dim() == 0 and [len(p) for p, _ in pairs] == [3, 1]
-    assert [g for _, g in pairs] == [[1, 1, 0], [0]]
-    perfect = [[([1, 1, 0], [1, 1, 0])], [([0], [0])]]
+    assert [g for _, g in pairs] == [[1, 2, 0], [0]]
+    perfect = [[([1, 2, 0], [1, 2, 0])], [([0], [0])]]
     assert objective.dev_metrics(perfect) == {"dev/entity_f1": 1.0}
+    merged = [[([1, 2, 2], [1, 2, 1])]]  # adjacent gold names, one merged prediction: no credit
+    assert objective.dev_metrics(merged) == {"dev/entity_f1": 0.0}
 
 
-def test_spans_and_gazetteer():
-    assert to_iob([0, 1, 1, 0, 1]) == ["O", "B-ENT", "I-ENT", "O", "B-ENT"]
-    train = pd.DataFrame({"tokens": [["Panthera", "leo", "and", "yeast"]],
-                          "tags": [["B-Species", "I-Species", "O", "B-Species"]]})
+def test_spans_gazetteer_and_per_type_scores():
+    assert data.spans(["B-S", "I-S", "B-S", "O", "I-G", "I-S"]) == [
+        ("S", 0, 2), ("S", 2, 3), ("G", 4, 5), ("S", 5, 6)]  # as seqeval reads them
+    train = pd.DataFrame({"tokens": [["Panthera", "leo", "and", "yeast", "Panthera"]],
+                          "tags": [["B-Species", "I-Species", "O", "B-Species", "B-Genus"]]})
     gaz = Gazetteer.from_frame(train)
-    assert gaz.tag(["yeast", "and", "Panthera", "leo", "Panthera"]) == [1, 0, 1, 1, 0]
-    test = pd.DataFrame({"tokens": [["Panthera", "leo", "yeast"]],
-                         "tags": [["B-Species", "I-Species", "B-Species"]]})
-    # adjacent gold entities stay two spans; a merged prediction gets no credit for either
-    s = score([[1, 1, 1]], test)
-    assert s["entity_f1"] == 0.0 and s["token_f1"] == 1.0
-    assert score([gaz.tag(["Panthera", "leo", "yeast"])], test)["entity_f1"] == 0.0
-    assert score([[1, 1, 0]], test)["entity_precision"] == 1.0
+    # one entity per match, longest first: adjacent names stay apart
+    assert gaz.tag(["yeast", "Panthera", "leo", "Panthera", "x"]) == [
+        "B-Species", "B-Species", "I-Species", "B-Genus", "O"]
+    test = pd.DataFrame({"tokens": [["Panthera", "leo", "yeast", "Panthera"]],
+                         "tags": [["B-Species", "I-Species", "B-Species", "B-Genus"]]})
+    s = score([["B-Species", "I-Species", "I-Species", "O"]], test)
+    assert s["entity_f1"] == 0.0 and s["token_f1"] == pytest.approx(6 / 7)
+    s = score([gaz.tag(test["tokens"][0])], test)
+    assert s["entity_f1"] == 1.0 and s["type/Genus/support"] == 1.0
+    s = score([["B-Species", "I-Species", "B-Species", "B-Species"]], test)  # wrong type
+    assert s["type/Species/entity_precision"] == pytest.approx(2 / 3)
+    assert s["type/Genus/entity_recall"] == 0.0 and s["entity_f1"] == pytest.approx(2 / 3)
 
 
 def test_dictionary_feature_is_an_extra_input_per_step():
@@ -319,13 +388,16 @@ def test_dictionary_feature_is_an_extra_input_per_step():
     enc = SPEC.encode({"test": pd.DataFrame({"tokens": [["a", "Panthera", "leo"]],
                                              "tags": [["O", "B-Species", "I-Species"]]})},
                       vocabs)["test"]
-    assert enc["features"].tolist() == [[0, 1, 1]] and enc["labels"].tolist() == [[0, 1, 1]]
+    assert enc["features"].tolist() == [[0, 1, 1]] and enc["labels"].tolist() == [[0, 1, 2]]
+    assert data.tag_names(vocabs) == ["O", "B-Species", "I-Species"]
+    assert enc["chars"].shape == (1, 3, data.MAX_WORD_CHARS) and enc["chars"].dtype == torch.uint8
+    assert enc["chars"][0, 0].tolist()[:2] == [vocabs["chars"].stoi["a"], 0]
     cfg = build({"model": {"dictionary_feature": True, "hidden_size": 4, "embedding_dim": 4}})
     net = SPEC.build_net(SPEC.net_config(cfg, vocabs))
     assert net.features == 1
     with_hit = net(enc["ids"], enc["lengths"], enc["features"].float())
     without = net(enc["ids"], enc["lengths"], torch.zeros(1, 3))
-    assert with_hit.shape == (1, 3, 1) and not torch.allclose(with_hit, without)
+    assert with_hit.shape == (1, 3, 3) and not torch.allclose(with_hit, without)
 
 
 # ---------------------------------------------------------------- training and evaluate
@@ -355,6 +427,18 @@ def test_one_loop_trains_the_tagger_and_keeps_a_history(tiny):
     _, _, _, _, module = tiny
     assert len(module.history) == 1
     assert {"train/loss", "dev/loss", "dev/entity_f1"} <= set(module.history[0])
+
+
+def test_training_and_evaluate_compute_one_dev_f1(tiny):
+    cfg, frames_, vocabs, encoded, module = tiny
+    objective = SPEC.objective(cfg, module.net, vocabs).eval()
+    _, dev = SPEC.loaders(cfg, encoded, 42)
+    with torch.no_grad():
+        outputs = [objective.dev_step(module.net.eval(), batch)[1] for batch in dev]
+    trained = objective.dev_metrics(outputs)["dev/entity_f1"]
+    tags = data.tag_names(vocabs)
+    pred = [[tags[i] for i in p] for p in model.predict_tags(module.net, encoded["dev"])]
+    assert trained == score(pred, frames_["dev"])["entity_f1"]
 
 
 def test_evaluate_scores_the_rnn_and_trains_the_dense_baseline_with_its_epochs(
@@ -395,8 +479,8 @@ def test_predict_tags_raw_sentences(tiny):
     out = SPEC.predict(module.net, vocabs, inputs, {})
     assert out[0]["tokens"] == ["Populations", "of", "Panthera", "leo", "grew", "."]
     assert len(out[0]["labels"]) == 6 and set(out[0]["labels"]) <= {0, 1}
-    assert all(e in " ".join(out[0]["tokens"]) for e in out[0]["entities"])
-    assert out[1] == {"tokens": [], "labels": [], "entities": []}
+    assert all(e["text"] in inputs[0] for e in out[0]["entities"])
+    assert out[1] == {"tokens": [], "offsets": [], "tags": [], "labels": [], "entities": []}
     assert serve.model_input("one sentence") == ["one sentence"]
 
 
@@ -417,3 +501,105 @@ def test_spec_is_complete():
     assert SPEC.raw_inputs(conll) == [f"data/raw/entity/linnaeus/{f}"
                                       for f in ("train.tsv", "devel.tsv", "test.tsv")]
     assert SPEC.raw_inputs(build()) == []
+
+
+# ---------------------------------------------------------------- the CRF
+
+
+def test_crf_matches_brute_force_on_tiny_inputs():
+    import itertools
+
+    from rnnlab.nn.crf import CRF
+
+    torch.manual_seed(0)
+    K, T = 3, 4
+    crf = CRF(K)
+    with torch.no_grad():
+        for p in crf.parameters():
+            p.normal_()
+    emissions = torch.randn(2, T, K)
+    lengths = [4, 2]
+    mask = torch.arange(T)[None, :] < torch.tensor(lengths)[:, None]
+    best = crf.decode(emissions, mask)
+    log_z = crf.log_partition(emissions, mask)
+    for b, n in enumerate(lengths):
+        scores = {}
+        for path in itertools.product(range(K), repeat=n):
+            tags = torch.tensor([list(path) + [0] * (T - n)])
+            scores[path] = crf.score(emissions[b:b + 1], tags, mask[b:b + 1]).item()
+            by_hand = (crf.start[path[0]] + crf.end[path[-1]]
+                       + sum(emissions[b, t, k] for t, k in enumerate(path))
+                       + sum(crf.transitions[i, j] for i, j in zip(path, path[1:])))
+            assert scores[path] == pytest.approx(by_hand.item(), abs=1e-5)
+        assert tuple(best[b]) == max(scores, key=scores.get)  # Viterbi = the best of all K^n
+        assert log_z[b].item() == pytest.approx(
+            torch.logsumexp(torch.tensor(list(scores.values())), 0).item(), abs=1e-5)
+    gold = torch.tensor([[0, 1, 2, 0], [1, 2, 0, 0]])
+    nll = crf.nll(emissions, gold, mask)
+    assert torch.all(nll > 0)  # -log p(y | x), p < 1
+    nll.sum().backward()
+    assert crf.transitions.grad is not None
+
+
+# ---------------------------------------------------------------- served offsets
+
+TRICKY = [  # raw input, its tokens, their tags (B/I of the entities)
+    ("in the forest there are Panthera  leo and Loxodonta africana",
+     "in the forest there are Panthera leo and Loxodonta africana".split(),
+     "O O O O O B-Species I-Species O B-Species I-Species".split()),
+    ("Populations of (Panthera leo), Gorilla gorilla.",
+     ["Populations", "of", "(", "Panthera", "leo", ")", ",", "Gorilla", "gorilla", "."],
+     "O O O B-Species I-Species O O B-Species I-Species O".split()),
+    ("later P. leo was seen", ["later", "P.", "leo", "was", "seen"],
+     "O B-Species I-Species O O".split()),
+    ("Panthera leo Loxodonta africana roam", "Panthera leo Loxodonta africana roam".split(),
+     "B-Species I-Species B-Species I-Species O".split()),
+    ("le lion Panthéra léo à Kruger — Ursus  arctos!",
+     ["le", "lion", "Panthéra", "léo", "à", "Kruger", "—", "Ursus", "arctos", "!"],
+     "O O B-Species I-Species O O O B-Genus I-Genus O".split()),
+]
+
+
+def test_served_entities_carry_raw_offsets_through_pyfunc(tmp_path):
+    """A tiny net overfit on the tricky sentences, saved as the evaluate stage logs it (model
+    from code) and loaded with mlflow.pyfunc: every entity's raw[start:end] is its text."""
+    import mlflow
+
+    from rnnlab.io import write_json
+    from rnnlab.stages.evaluate import PACKAGE, PYFUNC
+
+    frame = pd.DataFrame({"tokens": [t for _, t, _ in TRICKY], "tags": [g for _, _, g in TRICKY]})
+    vocabs = SPEC.build_vocabs(frame, VocabConfig())
+    cfg = build({"model": {"hidden_size": 16, "embedding_dim": 16, "chars": "cnn",
+                           "char_hidden": 4, "decoder": "crf", "dropout": 0.0}})
+    torch.manual_seed(0)
+    config_ = SPEC.net_config(cfg, vocabs)
+    net = SPEC.build_net(config_)
+    enc = SPEC.encode({"train": frame}, vocabs)["train"]
+    opt = torch.optim.Adam(net.parameters(), lr=0.05)
+    for _ in range(60):
+        opt.zero_grad()
+        model.tag_loss(net, net(**model.net_inputs(enc)), enc["labels"], enc["mask"]).backward()
+        opt.step()
+    folder = tmp_path / "model"
+    (folder / "vocab").mkdir(parents=True)
+    torch.save(net.state_dict(), folder / "model.pt")
+    write_json(folder / "net.json", {"task": "entity", "config": config_, "vocabs": sorted(vocabs)})
+    for name, vocab in vocabs.items():
+        vocab.save(folder / "vocab" / f"{name}.json")
+    mlflow.pyfunc.save_model(tmp_path / "pyfunc", python_model=str(PYFUNC),
+                             code_paths=[str(PACKAGE)], artifacts={"model_dir": str(folder)},
+                             model_config={"predict_params": {}}, pip_requirements=[])
+    served = mlflow.pyfunc.load_model(str(tmp_path / "pyfunc"))
+    out = served.predict([raw for raw, _, _ in TRICKY])
+    for (raw, tokens, tags), got in zip(TRICKY, out, strict=True):
+        assert got["tokens"] == tokens
+        assert all(raw[s:e] == w for w, (s, e) in zip(got["tokens"], got["offsets"], strict=True))
+        assert got["tags"] == tags and got["labels"] == data.binary(tags)
+        want = [(k, " ".join(tokens[i:j])) for k, i, j in data.spans(tags)]
+        assert [(e["type"], e["text"].replace("  ", " ")) for e in got["entities"]] == want
+        assert all(raw[e["start"]:e["end"]] == e["text"] for e in got["entities"])
+    assert out[0]["entities"][0] == {"text": "Panthera  leo", "start": 24, "end": 37,
+                                     "type": "Species"}
+    assert [e["text"] for e in out[3]["entities"]] == ["Panthera leo", "Loxodonta africana"]
+    assert out[2]["entities"][0]["text"] == "P. leo"

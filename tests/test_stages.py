@@ -73,6 +73,9 @@ def test_evaluate_logs_to_the_training_run_and_registers_a_champion(workdir, tas
     run = client.get_run(version.run_id)
     assert run.data.tags["rnnlab.task"] == task
     assert tracking.WEIGHTS_TAG in run.data.tags  # the training's run, found by its weights
+    # the corpus fingerprint on the version and its run
+    data_sha = tracking.data_fingerprint(workdir / "data/prepared" / task)
+    assert version.tags[tracking.DATA_TAG] == run.data.tags[tracking.DATA_TAG] == data_sha
     assert cfg.task(task).primary_metric.replace("@", "_") in run.data.metrics
     info = mlflow.models.get_model_info(f"models:/{tracking.model_name(task)}@champion")
     declared = {p.name for p in info.signature.params.params} if info.signature else set()

@@ -21,6 +21,9 @@ from rnnlab.stages import stage_name
 
 log = logging.getLogger(__name__)
 WEIGHTS_TAG = "rnnlab.weights_sha256"  # set by train; evaluate finds its training run by it
+# on each registered version (and its run): SHA-256 of the prepared data it was trained and
+# scored on, so versions from different corpora can be told apart
+DATA_TAG = "rnnlab.data_sha256"
 
 
 def tracking_uri(cfg: MlflowConfig) -> str:
@@ -117,15 +120,30 @@ def champion_metric(client: MlflowClient, name: str, metric: str) -> float | Non
     return float(value) if value is not None else None
 
 
+def data_fingerprint(folder: str | Path) -> str:
+    """SHA-256 over the names and SHA-256s of every file in a folder (e.g. the prepared data)."""
+    import hashlib
+
+    from rnnlab.io import file_digest
+
+    folder = Path(folder)
+    h = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        h.update(f"{path.relative_to(folder).as_posix()}\0{file_digest(path)}\n".encode())
+    return h.hexdigest()
+
+
 def register(model_uri: str, task: str, metric: str, value: float,
-             mode: str = "max") -> dict[str, Any]:
+             mode: str = "max", tags: dict[str, str] | None = None) -> dict[str, Any]:
     """Register a version; it becomes `champion` only if it beats the current champion on the
-    primary metric (`is_better`), otherwise it is the `challenger`."""
+    primary metric (`is_better`), otherwise it is the `challenger`. `tags` go on the version
+    too (e.g. DATA_TAG)."""
     client = MlflowClient()
     name = model_name(task)
     previous = champion_metric(client, name, metric)
     version = mlflow.register_model(model_uri, name,
-                                    tags={metric: str(value), "primary_metric": metric})
+                                    tags={metric: str(value), "primary_metric": metric,
+                                          **(tags or {})})
     alias = "champion" if is_better(value, previous, mode) else "challenger"
     client.set_registered_model_alias(name, alias, version.version)
     return {"name": name, "version": int(version.version), "alias": alias,

@@ -8,12 +8,14 @@ species name still tells the network "capitalised word, then lower-case word".
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+log = logging.getLogger(__name__)
 PAD, UNK = "<pad>", "<unk>"
 SPECIALS = (PAD, UNK)
 
@@ -38,6 +40,8 @@ class Vocabulary:
     lowercase: bool = False
     unk_signatures: bool = True
     stoi: dict[str, int] = field(init=False, repr=False)
+    # set by build (not saved): word types frequent enough that `max_size` left out
+    cut: int = field(default=0, compare=False)
 
     def __post_init__(self) -> None:
         if tuple(self.itos[:2]) != SPECIALS:
@@ -52,16 +56,27 @@ class Vocabulary:
         min_freq: int = 1,
         lowercase: bool = False,
         unk_signatures: bool = True,
+        name: str | None = None,
     ) -> Vocabulary:
-        """Keep the `max_size` most frequent words seen at least `min_freq` times, sorted A-Z."""
+        """Keep the `max_size` most frequent words seen at least `min_freq` times, sorted A-Z.
+        With `name`, a cap that leaves words out is reported (logged as a warning)."""
         counts: Counter[str] = Counter()
         for sentence in sentences:
             counts.update(w.lower() if lowercase else w for w in sentence)
-        frequent = sorted(
+        ranked = sorted(
             (w for w, c in counts.items() if c >= min_freq), key=lambda w: (-counts[w], w)
-        )[:max_size]
+        )
+        frequent = ranked[:max_size]
         signatures = sorted({signature(w) for w in counts}) if unk_signatures else []
-        return cls(list(SPECIALS) + signatures + sorted(frequent), lowercase, unk_signatures)
+        vocab = cls(list(SPECIALS) + signatures + sorted(frequent), lowercase, unk_signatures)
+        vocab.cut = len(ranked) - len(frequent)
+        if vocab.cut and name:
+            lost = sum(counts[w] for w in ranked[max_size:])
+            log.warning("%s vocabulary: max_size=%d cut %d of %d types seen >= %d times "
+                        "(%d occurrences, %.2f%% of the training words, become unknown)",
+                        name, max_size, vocab.cut, len(ranked), min_freq, lost,
+                        100 * lost / max(sum(counts.values()), 1))
+        return vocab
 
     def __len__(self) -> int:
         return len(self.itos)
@@ -135,6 +150,12 @@ def oov_rates(vocab: Vocabulary, frames: dict, column: str = "tokens",
     """{"<split>/oov_rate": share of the split's words the training vocabulary lacks}."""
     return {f"{split}/oov_rate": vocab.oov_rate(list(t) for t in frames[split][column])
             for split in splits}
+
+
+def token_spans(text: str, pattern: re.Pattern[str] = _TOKEN) -> list[tuple[str, int, int]]:
+    """`tokenize`'s tokens with their character offsets: (token, start, end), text[start:end]
+    == token."""
+    return [(m.group(), m.start(), m.end()) for m in pattern.finditer(text)]
 
 
 def tokenize(text: str) -> list[str]:

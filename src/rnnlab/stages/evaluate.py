@@ -58,7 +58,9 @@ def run(spec: TaskSpec, cfg: Config) -> None:
     example = spec.input_example(tc) if spec.input_example is not None else None
     output = (None if example is None else
               spec.predict(net, vocabs, spec.model_input(example), defaults))
-    with mlflow.start_run(run_id=run_id, tags=tracking.run_tags(task, "evaluate")):
+    fingerprint = {tracking.DATA_TAG: tracking.data_fingerprint(paths.prepared)}
+    with mlflow.start_run(run_id=run_id, tags={**tracking.run_tags(task, "evaluate"),
+                                               **fingerprint}):
         mlflow.log_metrics({k.replace("@", "_"): float(v) for k, v in metrics.items()})
         mlflow.log_artifact(str(paths.metrics))
         mlflow.log_artifact(str(paths.plots / "training.csv"), "evaluation")
@@ -72,7 +74,8 @@ def run(spec: TaskSpec, cfg: Config) -> None:
         registered = None
         if cfg.mlflow.register:
             registered = tracking.register(info.model_uri, task, tc.primary_metric,
-                                           float(metrics[tc.primary_metric]), spec.primary_mode)
+                                           float(metrics[tc.primary_metric]), spec.primary_mode,
+                                           tags=fingerprint)
             mlflow.set_tag("registry", f"{registered['name']} v{registered['version']} "
                                        f"@{registered['alias']}")
     show = [tc.primary_metric, *[k for k in metrics if k.startswith("test/")]]

@@ -37,7 +37,18 @@ def checks(cfg: EntityConfig, frames: dict[str, pd.DataFrame]) -> list[Check]:
         for s, n, t in zip(sentences["split"], sentences["n_tokens"], sentences["text"],
                            strict=True)]
 
-    ids = ["split", "sentence_id"]
+    # CoNLL frames carry the file line of each sentence's first token; built-in ones do not
+    has_lines = "line" in sentences and sentences["line"].notna().any()
+    if has_lines:
+        sentences["file_line"] = sentences["line"]
+    ids = ["split", "sentence_id", *(["file_line"] if has_lines else [])]
+    longest = ""
+    if len(sentences):
+        top = sentences.loc[sentences["n_tokens"].idxmax()]
+        where = f"{top['split']}"
+        if has_lines and not pd.isna(top["line"]):
+            where += f" file line {int(top['line'])}"
+        longest = f"; the corpus' longest sentence has {int(top['n_tokens'])} tokens ({where})"
     sentence_suite = [
         gxe.ExpectColumnToExist(column="tokens", description="schema: a 'tokens' column"),
         gxe.ExpectColumnToExist(column="tags", description="schema: a 'tags' column"),
@@ -49,7 +60,8 @@ def checks(cfg: EntityConfig, frames: dict[str, pd.DataFrame]) -> list[Check]:
             column="n_tokens", min_value=1, description="no empty sentences"),
         gxe.ExpectColumnValuesToBeBetween(
             column="n_tokens", min_value=min_tok, max_value=max_tok,
-            description=f"sentence length within [{min_tok}, {max_tok}] tokens"),
+            description=f"sentence length within [{min_tok}, {max_tok}] tokens "
+                        f"(validation.min_tokens/max_tokens{longest})"),
         gxe.ExpectColumnPairValuesToBeEqual(
             column_A="n_tokens", column_B="n_tags",
             description="tokens and tags have equal length in every sentence"),
@@ -59,7 +71,6 @@ def checks(cfg: EntityConfig, frames: dict[str, pd.DataFrame]) -> list[Check]:
                         f"sentence (tolerance {dup_frac:.1%})"),
     ]
 
-    # CoNLL frames carry the file line of each sentence's first token; built-in ones do not
     lines = sentences["line"] if "line" in sentences else [None] * len(sentences)
     rows = []
     for s, sid, toks, tags, line in zip(

@@ -1,8 +1,10 @@
-"""Prepare (built-in generator or CoNLL files), the gazetteer, the vocabularies and the
-encoding (padded word ids, 1/0 labels, dictionary hits)."""
+"""Prepare (built-in generator or CoNLL files), IOB spans, the gazetteer, the vocabularies
+(words, characters, tags) and the encoding (padded word ids, tag ids, dictionary hits,
+character ids)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,7 @@ from rnnlab.config import VocabConfig
 from rnnlab.nn.encoding import pad
 from rnnlab.tasks import SPLITS
 from rnnlab.tasks.entity.params import EntityConfig
-from rnnlab.vocab import Vocabulary, oov_rates
+from rnnlab.vocab import SPECIALS, Vocabulary, oov_rates
 
 
 def prepare(cfg: EntityConfig, seed: int) -> dict[str, pd.DataFrame]:
@@ -42,39 +44,62 @@ def raw_inputs(cfg: EntityConfig) -> list[str]:
     return [(Path(cfg.data.path) / name).as_posix() for name in (f.train, f.dev, f.test)]
 
 
+# ---------------------------------------------------------------- tags and spans
+
+
+def spans(tags: Any) -> list[tuple[str, int, int]]:
+    """IOB tags -> entities (type, first word, last word + 1), the way seqeval reads them:
+    B-X opens an entity, I-X continues one of the same type (an I-X after O or another type
+    opens one), O closes."""
+    out: list[tuple[str, int, int]] = []
+    kind, start = None, 0
+    for i, t in enumerate([*list(tags), "O"]):
+        t = str(t)
+        prefix, typ = (t[:1], t[2:]) if t != "O" else ("O", None)
+        if kind is not None and (prefix != "I" or typ != kind):
+            out.append((kind, start, i))
+            kind = None
+        if prefix in ("B", "I") and kind is None:
+            kind, start = typ, i
+    return out
+
+
+def binary(tags: Any) -> list[int]:
+    """The slide's 1/0 view of a tagging: inside any entity (B-* or I-*) -> 1, O -> 0."""
+    return [0 if t == "O" else 1 for t in tags]
+
+
 # ---------------------------------------------------------------- the gazetteer
 
 
 class Gazetteer:
-    """Dictionary baseline: every entity string seen in training, matched longest-first."""
+    """Dictionary baseline: every entity string seen in training (with its most frequent
+    type), matched longest-first; each match is one entity (B-X I-X ...), so two adjacent
+    names stay two entities."""
 
-    def __init__(self, names: set[tuple[str, ...]]) -> None:
+    def __init__(self, names: dict[tuple[str, ...], str]) -> None:
         self.names = names
         self.longest = max((len(n) for n in self.names), default=0)
 
     @classmethod
     def from_frame(cls, train: pd.DataFrame) -> Gazetteer:
-        names: set[tuple[str, ...]] = set()
+        counts: dict[tuple[str, ...], Counter[str]] = {}
         for tokens, tags in zip(train["tokens"], train["tags"], strict=True):
-            start = None
-            for i, t in enumerate([*list(tags), "O"]):
-                if start is not None and not str(t).startswith("I-"):
-                    names.add(tuple(tokens[start:i]))
-                    start = None
-                if str(t).startswith("B-"):
-                    start = i
-        return cls(names)
+            for kind, i, j in spans(tags):
+                counts.setdefault(tuple(tokens[i:j]), Counter())[kind] += 1
+        return cls({name: c.most_common(1)[0][0] for name, c in counts.items()})
 
     @classmethod
     def from_vocab(cls, vocab: Vocabulary) -> Gazetteer:
-        return cls({tuple(name.split(" ")) for name in vocab.itos[2:]})
+        return cls({tuple(name.split(" ")): "ENT" for name in vocab.itos[2:]})
 
-    def tag(self, tokens: list[str]) -> list[int]:
-        out, i = [0] * len(tokens), 0
+    def tag(self, tokens: list[str]) -> list[str]:
+        out, i = ["O"] * len(tokens), 0
         while i < len(tokens):
             for n in range(min(self.longest, len(tokens) - i), 0, -1):
-                if tuple(tokens[i:i + n]) in self.names:
-                    out[i:i + n] = [1] * n
+                kind = self.names.get(tuple(tokens[i:i + n]))
+                if kind is not None:
+                    out[i:i + n] = [f"B-{kind}"] + [f"I-{kind}"] * (n - 1)
                     i += n
                     break
             else:
@@ -84,14 +109,33 @@ class Gazetteer:
 
 # ---------------------------------------------------------------- representation
 
+MAX_WORD_CHARS = 20  # longer words keep their first and last 10 characters (prefix, suffix)
+MAX_CHARS = 253  # the most frequent characters of training (+ <pad>, <unk>: ids fit uint8)
+
+
+def tag_vocab(train: pd.DataFrame) -> Vocabulary:
+    """The training split's tags, O first: label = index - 2 (after <pad> and <unk>)."""
+    seen = {str(t) for tags in train["tags"] for t in tags if t is not None} - {"O"}
+    return Vocabulary([*SPECIALS, "O", *sorted(seen)], unk_signatures=False)
+
+
+def tag_names(vocabs: dict[str, Vocabulary]) -> list[str]:
+    """Label id -> tag (id 0 is O)."""
+    return vocabs["tags"].itos[2:]
+
 
 def build_vocabs(train: pd.DataFrame, vocab_cfg: VocabConfig) -> dict[str, Vocabulary]:
-    """The word vocabulary, and the dictionary of entity names seen in training (one entry per
-    name, its words joined by spaces) for the gazetteer and the optional dictionary feature."""
+    """The word vocabulary, the characters, the tag set, and the dictionary of entity names
+    seen in training (one entry per name, its words joined by spaces) for the gazetteer and
+    the optional dictionary feature."""
     names = Gazetteer.from_frame(train).names
     return {"tokens": Vocabulary.build(
         (list(t) for t in train["tokens"]), vocab_cfg.max_size, vocab_cfg.min_freq,
-        vocab_cfg.lowercase, vocab_cfg.unk_signatures),
+        vocab_cfg.lowercase, vocab_cfg.unk_signatures, name="entity tokens"),
+        "chars": Vocabulary.build((list(w) for t in train["tokens"] for w in t),
+                                  max_size=MAX_CHARS, unk_signatures=False,
+                                  name="entity chars"),
+        "tags": tag_vocab(train),
         "entities": Vocabulary.build([[" ".join(n) for n in names]], max_size=len(names),
                                      unk_signatures=False)}
 
@@ -102,20 +146,43 @@ def load_vocab(path: Path) -> Vocabulary:
 
 def vocab_metrics(frames: dict[str, pd.DataFrame],
                   vocabs: dict[str, Vocabulary]) -> dict[str, float]:
-    return oov_rates(vocabs["tokens"], frames)
+    out = oov_rates(vocabs["tokens"], frames)
+    out["vocab/tokens_cut"] = vocabs["tokens"].cut  # word types max_size left out
+    return out
 
 
-def binary(tags: Any) -> list[int]:
-    """The slide's 1/0 view: inside any entity (B-* or I-*) -> 1, O -> 0."""
-    return [0 if t == "O" else 1 for t in tags]
+def word_chars(word: str, chars: Vocabulary) -> list[int]:
+    if len(word) > MAX_WORD_CHARS:
+        half = MAX_WORD_CHARS // 2
+        word = word[:half] + word[-half:]
+    return [chars.stoi.get(c, chars.unk_index) for c in word]
+
+
+def encode_chars(sentences: list[list[str]], chars: Vocabulary) -> torch.Tensor:
+    """[N, T, MAX_WORD_CHARS] uint8 character ids (0: padding)."""
+    T = max((len(s) for s in sentences), default=0)
+    out = torch.zeros(len(sentences), T, MAX_WORD_CHARS, dtype=torch.uint8)
+    for i, sentence in enumerate(sentences):
+        for j, word in enumerate(sentence):
+            ids = word_chars(word, chars)
+            out[i, j, :len(ids)] = torch.tensor(ids, dtype=torch.uint8)
+    return out
+
+
+def encode_tags(tags: Any, vocab: Vocabulary) -> list[int]:
+    """Tag -> label id; a tag training never had counts as O (id 0)."""
+    return [max(vocab.stoi.get(str(t), 2) - 2, 0) for t in tags]
 
 
 def encode_split(frame: pd.DataFrame, vocabs: dict[str, Vocabulary]) -> dict[str, torch.Tensor]:
-    """ids, lengths, mask [N, T]; labels (1/0 per word); features (1: in a training name)."""
+    """ids, lengths, mask [N, T]; labels (tag id per word); features (1: in a training name);
+    chars [N, T, MAX_WORD_CHARS]."""
     vocab, names = vocabs["tokens"], Gazetteer.from_vocab(vocabs["entities"])
-    out = pad([vocab.encode(list(t)) for t in frame["tokens"]])
-    out["labels"] = pad([binary(t) for t in frame["tags"]])["ids"]
-    out["features"] = pad([names.tag(list(t)) for t in frame["tokens"]])["ids"].to(torch.uint8)
+    sentences = [list(t) for t in frame["tokens"]]
+    out = pad([vocab.encode(t) for t in sentences])
+    out["labels"] = pad([encode_tags(t, vocabs["tags"]) for t in frame["tags"]])["ids"]
+    out["features"] = pad([binary(names.tag(t)) for t in sentences])["ids"].to(torch.uint8)
+    out["chars"] = encode_chars(sentences, vocabs["chars"])
     return out
 
 

@@ -1,5 +1,6 @@
 """The RNN against its baselines on the same test split: the gazetteer (every name seen in
-training) and the lecture's dense network (trained with the train and trainer sections)."""
+training, one entity per match) and the lecture's dense network (trained with the train and
+trainer sections, kept cheap: capped sentences, positions and epochs)."""
 
 from __future__ import annotations
 
@@ -10,30 +11,44 @@ from torch import nn
 
 from rnnlab.nn import loop
 from rnnlab.tasks import Evaluation
-from rnnlab.tasks.entity.data import Gazetteer, binary
+from rnnlab.tasks.entity.data import Gazetteer
 from rnnlab.tasks.entity.metrics import score
-from rnnlab.tasks.entity.model import DenseTagger, TaggerObjective, loaders, predict_labels
+from rnnlab.tasks.entity.model import DenseTagger, TaggerObjective, loaders, predict_tags
 from rnnlab.tasks.entity.params import EntityConfig
 from rnnlab.vocab import Vocabulary
 
 
+def subsample(split: dict[str, torch.Tensor], n: int, seed: int) -> dict[str, torch.Tensor]:
+    """A seeded sample of n rows of an encoded split (all of it when n is 0 or larger)."""
+    rows = len(split["lengths"])
+    if n <= 0 or n >= rows:
+        return split
+    keep = torch.randperm(rows, generator=torch.Generator().manual_seed(seed))[:n].sort().values
+    return {k: v[keep] for k, v in split.items()}
+
+
 def dense_baseline(cfg: EntityConfig, encoded: dict[str, dict[str, torch.Tensor]],
                    vocabs: dict[str, Vocabulary], seed: int
-                   ) -> tuple[nn.Module, list[list[int]]]:
-    """The lecture's standard network, trained like the RNN on the same batches (reads the
-    model's embedding_dim and dropout, the train section and the trainer section; its own
-    hidden_size and max_epochs)."""
+                   ) -> tuple[nn.Module, list[list[str]], dict[str, int]]:
+    """The lecture's standard network, trained like the RNN (reads the model's embedding_dim
+    and dropout, the train section and the trainer section; its own hidden_size, max_epochs,
+    max_train_sentences and max_len). Returns the net, its test tags and what it was fit on."""
     import pytorch_lightning as pl
 
     b = cfg.baselines.dense
     pl.seed_everything(seed, workers=True, verbose=False)
-    max_len = int(encoded["train"]["lengths"].max())
-    net = DenseTagger(len(vocabs["tokens"]), 1, max_len, cfg.encoding, cfg.model.embedding_dim,
-                      b.hidden_size, cfg.model.dropout)
-    train_batches, dev_batches = loaders(cfg, encoded, seed)
-    loop.train(net, TaggerObjective(), train_batches, dev_batches, cfg.train, cfg.trainer,
+    train = subsample(encoded["train"], b.max_train_sentences, seed)
+    max_len = int(train["lengths"].max())
+    if b.max_len > 0:
+        max_len = min(max_len, b.max_len)
+    tags = vocabs["tags"].itos[2:]
+    net = DenseTagger(len(vocabs["tokens"]), len(tags), max_len, cfg.encoding,
+                      cfg.model.embedding_dim, b.hidden_size, cfg.model.dropout)
+    train_batches, dev_batches = loaders(cfg, {**encoded, "train": train}, seed)
+    loop.train(net, TaggerObjective(tags), train_batches, dev_batches, cfg.train, cfg.trainer,
                max_epochs=b.max_epochs, progress=False)
-    return net, predict_labels(net, encoded["test"])
+    pred = [[tags[i] for i in p] for p in predict_tags(net, encoded["test"])]
+    return net, pred, {"train_sentences": len(train["lengths"]), "max_len": max_len}
 
 
 def evaluate(cfg: EntityConfig, net: nn.Module, frames: dict[str, pd.DataFrame],
@@ -41,9 +56,10 @@ def evaluate(cfg: EntityConfig, net: nn.Module, frames: dict[str, pd.DataFrame],
              seed: int) -> Evaluation:
     """Dev and test metrics of the RNN, test metrics of its baselines, the test confusion."""
     metrics: dict[str, float] = {}
-    preds = {}
+    tags = vocabs["tags"].itos[2:]
+    preds: dict[str, list[list[str]]] = {}
     for split in ("dev", "test"):
-        preds[split] = predict_labels(net, encoded[split])
+        preds[split] = [[tags[i] for i in p] for p in predict_tags(net, encoded[split])]
         metrics.update({f"{split}/{k}": v for k, v in score(preds[split], frames[split]).items()})
     metrics["model/params"] = loop.count_parameters(net)
 
@@ -52,17 +68,17 @@ def evaluate(cfg: EntityConfig, net: nn.Module, frames: dict[str, pd.DataFrame],
     metrics.update({f"gazetteer/test/{k}": v for k, v in score(gaz, frames["test"]).items()})
 
     if cfg.baselines.dense.enabled:
-        dense, dense_pred = dense_baseline(cfg, encoded, vocabs, seed)
+        dense, dense_pred, fit = dense_baseline(cfg, encoded, vocabs, seed)
         metrics.update({f"dense/test/{k}": v for k, v in score(dense_pred, frames["test"]).items()})
         metrics["dense/params"] = loop.count_parameters(dense)
+        metrics.update({f"dense/{k}": v for k, v in fit.items()})
 
-    gold = np.concatenate([binary(t) for t in frames["test"]["tags"]])
+    gold = np.concatenate([[str(t) for t in tags] for tags in frames["test"]["tags"]])
     confusion = pd.DataFrame({"actual": gold, "predicted": np.concatenate(preds["test"])})
-    labels = {0: "O", 1: "entity"}
-    confusion = confusion.replace({"actual": labels, "predicted": labels})
     examples = []
     for tokens, p in list(zip(frames["test"]["tokens"], preds["test"], strict=True))[:5]:
-        examples.append(" ".join(f"[{w}]" if y else w for w, y in zip(tokens, p, strict=True)))
+        examples.append(" ".join(w if y == "O" else f"[{y}:{w}]"
+                                 for w, y in zip(tokens, p, strict=True)))
 
     def draw(path):
         from rnnlab import plots

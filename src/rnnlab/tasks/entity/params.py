@@ -48,12 +48,22 @@ class ValidationConfig:
 class EntityModelConfig(ModelConfig):
     # also input "word is in a name seen in training" (helps on real corpora)
     dictionary_feature: bool = False
+    # character-level word features concatenated with x<t>: none | rnn (a BiRNN over each
+    # word's characters, the cell of `cell`) | cnn (a character CNN, cheaper)
+    chars: Literal["none", "rnn", "cnn"] = "none"
+    char_dim: int = 16  # character embedding width
+    char_hidden: int = 16  # rnn: units per direction; cnn: 2 * char_hidden filters
+    # the output layer: softmax (one tag per word, independently) | crf (a linear-chain CRF
+    # over the tags, Viterbi decoding)
+    decoder: Literal["softmax", "crf"] = "softmax"
 
 
 @dataclass(frozen=True)
 class EntityTrainConfig(TrainConfig):
     word_dropout: float = 0.1  # share of training words shown as unknown, so <unk> is learnt
-    positive_weight: float = 1.0  # > 1 weighs the rare entity words more in the loss
+    # softmax decoder: > 1 weighs the rare entity tags (every tag but O) more in the loss;
+    # the CRF's sentence likelihood takes no weight (it must stay 1.0 there)
+    positive_weight: float = 1.0
     bucket: bool = True  # batch similar lengths together (less padding)
 
 
@@ -65,6 +75,10 @@ class DenseConfig:
     enabled: bool = True
     hidden_size: int = 128
     max_epochs: int = 10
+    # kept cheap, it is a baseline: at most this many (seeded sample of) training sentences,
+    # and T_max capped at max_len positions (later words are "O"); 0 = no cap
+    max_train_sentences: int = 3000
+    max_len: int = 100
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,19 @@
-"""Serving: raw sentences -> tokens, a 1/0 label per token, and the entity strings found."""
+"""Serving: raw sentences -> the seed's two representations of the entities found.
+
+Per input string `raw`, one dict:
+
+    tokens    the words and punctuation marks, as the corpus was tokenised;
+    offsets   [start, end] of each token: raw[start:end] == tokens[i];
+    tags      the predicted IOB tag of each token (O, B-<type>, I-<type>);
+    labels    the lecture's 1/0 vector: 1 if the token is inside an entity;
+    entities  {text, start, end, type} per entity: start/end are character offsets into raw
+              (end exclusive), so raw[start:end] == text even with extra spaces or punctuation;
+              two adjacent names are two entities (B- opens each).
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import torch
@@ -9,12 +21,24 @@ from torch import nn
 
 from rnnlab.nn.encoding import pad
 from rnnlab.serving import texts
-from rnnlab.tasks.entity.data import Gazetteer
-from rnnlab.tasks.entity.model import predict_labels
+from rnnlab.tasks.entity.data import Gazetteer, binary, encode_chars, spans
+from rnnlab.tasks.entity.model import predict_tags
 from rnnlab.tasks.entity.params import EntityConfig
-from rnnlab.vocab import Vocabulary, tokenize
+from rnnlab.vocab import Vocabulary, token_spans
 
 model_input = texts  # a string, a list of strings, a Series or a DataFrame's first column
+
+# "P. leo": a capital initial and its full stop form one token where the training corpus
+# tokenised abbreviations so (the built-in generator); LINNAEUS-style corpora split "E" "."
+_WORDS = r"\w+(?:[-']\w+)*|[^\w\s]"
+_ABBREVIATED = re.compile(r"[A-Z]\.(?=\s*[a-z])|" + _WORDS)
+_PLAIN = re.compile(_WORDS)
+
+
+def tokenizer(vocab: Vocabulary) -> re.Pattern[str]:
+    """Join "P." into one token if the training vocabulary has such tokens."""
+    joined = any(re.fullmatch(r"[A-Z]\.", w) for w in vocab.itos)
+    return _ABBREVIATED if joined else _PLAIN
 
 
 def predict_params(cfg: EntityConfig) -> dict[str, bool | int | float | str]:
@@ -24,26 +48,28 @@ def predict_params(cfg: EntityConfig) -> dict[str, bool | int | float | str]:
 
 def predict(net: nn.Module, vocabs: dict[str, Vocabulary], inputs: list[str],
             params: dict[str, Any]) -> list[dict]:
-    """One {"tokens", "labels", "entities"} per sentence (an empty sentence: all empty)."""
-    tokenised = [tokenize(t) for t in inputs]
-    vocab = vocabs["tokens"]
-    keep = [i for i, t in enumerate(tokenised) if t]
-    labels: list[list[int]] = [[] for _ in inputs]
+    """One {"tokens", "offsets", "tags", "labels", "entities"} per input (see the module)."""
+    vocab, tags = vocabs["tokens"], vocabs["tags"].itos[2:]
+    pattern = tokenizer(vocab)
+    found = [token_spans(t, pattern) for t in inputs]
+    words = [[w for w, _, _ in f] for f in found]
+    keep = [i for i, w in enumerate(words) if w]
+    predicted: list[list[str]] = [[] for _ in inputs]
     if keep:
-        enc = pad([vocab.encode(tokenised[i]) for i in keep])
+        enc = pad([vocab.encode(words[i]) for i in keep])
         enc["labels"] = torch.zeros_like(enc["ids"])
         names = Gazetteer.from_vocab(vocabs["entities"])
-        enc["features"] = pad([names.tag(tokenised[i]) for i in keep])["ids"]
-        for i, p in zip(keep, predict_labels(net, enc), strict=True):
-            labels[i] = p
+        enc["features"] = pad([binary(names.tag(words[i])) for i in keep])["ids"]
+        enc["chars"] = encode_chars([words[i] for i in keep], vocabs["chars"])
+        for i, p in zip(keep, predict_tags(net, enc), strict=True):
+            predicted[i] = [tags[k] for k in p]
     out = []
-    for tokens, lab in zip(tokenised, labels, strict=True):
-        spans, cur = [], []
-        for w, y in zip([*tokens, ""], [*lab, 0], strict=True):
-            if y:
-                cur.append(w)
-            elif cur:
-                spans.append(" ".join(cur))
-                cur = []
-        out.append({"tokens": tokens, "labels": lab, "entities": spans})
+    for raw, toks, tagging in zip(inputs, found, predicted, strict=True):
+        entities = []
+        for kind, i, j in spans(tagging):
+            start, end = toks[i][1], toks[j - 1][2]
+            entities.append({"text": raw[start:end], "start": start, "end": end, "type": kind})
+        out.append({"tokens": [w for w, _, _ in toks],
+                    "offsets": [[s, e] for _, s, e in toks],
+                    "tags": tagging, "labels": binary(tagging), "entities": entities})
     return out
