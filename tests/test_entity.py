@@ -3,6 +3,7 @@ Expectations checks, the networks and their objective, evaluate's baselines, and
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pandas as pd
@@ -21,8 +22,13 @@ from rnnlab.tasks.entity.conll import read_conll
 from rnnlab.tasks.entity.data import Gazetteer
 from rnnlab.tasks.entity.generator import SPECIES, generate, genus
 from rnnlab.tasks.entity.metrics import score
-from rnnlab.tasks.entity.model import (DenseTagger, ManyToMany, TaggerObjective, summed_bce,
-                                       summed_ce)
+from rnnlab.tasks.entity.model import (
+    DenseTagger,
+    ManyToMany,
+    TaggerObjective,
+    summed_bce,
+    summed_ce,
+)
 from rnnlab.tasks.entity.params import CONFIG, TINY
 from rnnlab.validation import ValidationFailed, validate
 
@@ -507,7 +513,6 @@ def test_spec_is_complete():
 
 
 def test_crf_matches_brute_force_on_tiny_inputs():
-    import itertools
 
     from rnnlab.nn.crf import CRF
 
@@ -529,7 +534,7 @@ def test_crf_matches_brute_force_on_tiny_inputs():
             scores[path] = crf.score(emissions[b:b + 1], tags, mask[b:b + 1]).item()
             by_hand = (crf.start[path[0]] + crf.end[path[-1]]
                        + sum(emissions[b, t, k] for t, k in enumerate(path))
-                       + sum(crf.transitions[i, j] for i, j in zip(path, path[1:])))
+                       + sum(crf.transitions[i, j] for i, j in itertools.pairwise(path)))
             assert scores[path] == pytest.approx(by_hand.item(), abs=1e-5)
         assert tuple(best[b]) == max(scores, key=scores.get)  # Viterbi = the best of all K^n
         assert log_z[b].item() == pytest.approx(
@@ -545,18 +550,18 @@ def test_crf_matches_brute_force_on_tiny_inputs():
 
 TRICKY = [  # raw input, its tokens, their tags (B/I of the entities)
     ("in the forest there are Panthera  leo and Loxodonta africana",
-     "in the forest there are Panthera leo and Loxodonta africana".split(),
-     "O O O O O B-Species I-Species O B-Species I-Species".split()),
+     ["in", "the", "forest", "there", "are", "Panthera", "leo", "and", "Loxodonta", "africana"],
+     ["O", "O", "O", "O", "O", "B-Species", "I-Species", "O", "B-Species", "I-Species"]),
     ("Populations of (Panthera leo), Gorilla gorilla.",
      ["Populations", "of", "(", "Panthera", "leo", ")", ",", "Gorilla", "gorilla", "."],
-     "O O O B-Species I-Species O O B-Species I-Species O".split()),
+     ["O", "O", "O", "B-Species", "I-Species", "O", "O", "B-Species", "I-Species", "O"]),
     ("later P. leo was seen", ["later", "P.", "leo", "was", "seen"],
-     "O B-Species I-Species O O".split()),
-    ("Panthera leo Loxodonta africana roam", "Panthera leo Loxodonta africana roam".split(),
-     "B-Species I-Species B-Species I-Species O".split()),
+     ["O", "B-Species", "I-Species", "O", "O"]),
+    ("Panthera leo Loxodonta africana roam", ["Panthera", "leo", "Loxodonta", "africana", "roam"],
+     ["B-Species", "I-Species", "B-Species", "I-Species", "O"]),
     ("le lion Panthéra léo à Kruger — Ursus  arctos!",
      ["le", "lion", "Panthéra", "léo", "à", "Kruger", "—", "Ursus", "arctos", "!"],
-     "O O B-Species I-Species O O O B-Genus I-Genus O".split()),
+     ["O", "O", "B-Species", "I-Species", "O", "O", "O", "B-Genus", "I-Genus", "O"]),
 ]
 
 
