@@ -20,12 +20,11 @@ from helpers import REPO
 from rnnlab import config, tasks
 from rnnlab.nn.loop import set_threads, train
 from rnnlab.serving import BadInput, resolve_params
-from rnnlab.tasks.forecast import backtest
+from rnnlab.tasks.forecast import backtest, serve
 from rnnlab.tasks.forecast import baselines as B
 from rnnlab.tasks.forecast import data as D
 from rnnlab.tasks.forecast import params as P
 from rnnlab.tasks.forecast import series as ts
-from rnnlab.tasks.forecast import serve
 from rnnlab.tasks.forecast import windows as W
 from rnnlab.tasks.forecast.checks import checks
 from rnnlab.tasks.forecast.evaluate import evaluate
@@ -424,7 +423,7 @@ def test_backtest_origins_stop_before_the_test_block_and_fit_only_their_past():
         ends.append(block["date"].max())
     assert ends[0] > ends[1] > ends[2]
     assert (ends[0].year, ends[0].month) == (test_start.year - 1, 12)
-    with pytest.raises(ValueError, match="backtest.step"):
+    with pytest.raises(ValueError, match=r"backtest\.step"):
         backtest.backtest(task_config(data={"backtest": {"step": 6}}), frames, 0)
 
 

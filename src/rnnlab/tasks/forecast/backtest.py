@@ -102,7 +102,7 @@ def backtest(cfg: ForecastConfig, frames: dict[str, pd.DataFrame],
 
 def conformal_widths(errors: np.ndarray, level: float) -> np.ndarray:
     """Half-width per horizon step [H] from the backtest errors [K, H] (module docstring)."""
-    K, H = errors.shape
+    H = errors.shape[1]
     b = H // 6
     a = np.abs(errors)
     out = np.empty(H)

@@ -44,8 +44,8 @@ def study(config: Config, seeds: list[int], with_test: bool = False) -> dict[str
                 or (with_test and (k.startswith("test/") or "/test/" in k))]
         row = {"seed": seed, "epochs": len(module.history), **{k: metrics[k] for k in keep}}
         rows.append(row)
-        print(f"seed {seed}: " + ", ".join(f"{k}={v:.4f}" for k, v in row.items()
-                                            if k.endswith(("mase", "smape", "coverage"))), flush=True)
+        shown = [k for k in row if k.endswith(("mase", "smape", "coverage"))]
+        print(f"seed {seed}: " + ", ".join(f"{k}={row[k]:.4f}" for k in shown), flush=True)
     cols = [k for k in rows[0] if k.endswith(("mase", "smape", "coverage"))] if rows else []
     return {"seeds": seeds, "per_seed": rows,
             "mean": {k: float(np.mean([r[k] for r in rows])) for k in cols},
