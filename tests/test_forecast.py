@@ -20,11 +20,11 @@ from helpers import REPO
 from rnnlab import config, tasks
 from rnnlab.nn.loop import set_threads, train
 from rnnlab.serving import BadInput, resolve_params
+from rnnlab.tasks.forecast import backtest, serve
 from rnnlab.tasks.forecast import baselines as B
 from rnnlab.tasks.forecast import data as D
 from rnnlab.tasks.forecast import params as P
 from rnnlab.tasks.forecast import series as ts
-from rnnlab.tasks.forecast import serve
 from rnnlab.tasks.forecast import windows as W
 from rnnlab.tasks.forecast.checks import checks
 from rnnlab.tasks.forecast.evaluate import evaluate
@@ -343,7 +343,8 @@ def test_each_planted_row_fault_is_named(tmp_path):
     frame.loc[[40, 41]] = frame.loc[[41, 40]].to_numpy()          # out of order
     frame.loc[12, "value"], frame.loc[70, "value"] = "inf", "1234"  # not finite, out of bounds
     frame.loc[7, "date"] = "sometime in 2000"                     # unparseable date
-    message = _fails(tmp_path, frame, "6 of 11 expectations failed")
+    message = _fails(tmp_path, frame, "6 of 11 expectations failed",
+                     validation={"min_value": 250, "max_value": 450})  # bounds default to none
     blocks = {line.split("] ", 1)[1].split(" — ")[0]: line for line in message.splitlines()
               if "FAILED" in line}
     rows = message.split("FAILED")
@@ -387,6 +388,75 @@ def test_inferred_frequency_must_be_regular(tmp_path):
            data={"freq": "infer"}, validation={"max_missing_fraction": 0.5})
 
 
+def test_a_too_short_series_names_the_params_and_suggests_values_that_pass(tmp_path):
+    """About 100 yearly points with the CO2-sized defaults: the message names the settings
+    and the values it suggests validate."""
+    frame = toy_series(100)
+    frame["date"] = pd.date_range("1900-01-01", periods=100, freq="YS").strftime("%Y-%m-%d")
+    big = {"data": {"freq": "YS", "season_length": 1, "horizon_test": 36, "horizon_dev": 36},
+           "vocab": {"input_len": 48, "horizon": 36}, "validation": {"min_train_windows": 24}}
+    message = _fails(tmp_path, frame, "forecast.vocab.input_len", **big)
+    tried = message.split(" periods try ", 1)[1].split(" — ")[0]
+    values = {k: int(v) for k, v in (item.split(": ") for item in tried.split(", "))}
+    assert set(values) >= {"forecast.data.horizon_test", "forecast.vocab.input_len",
+                           "forecast.vocab.horizon", "forecast.data.backtest.origins"}
+    fix = merge(big, {})
+    for key, value in values.items():
+        _, section, *rest = key.split(".")
+        fix = merge(fix, {section: {rest[0]: value} if len(rest) == 1
+                          else {rest[0]: {rest[1]: value}}})
+    cfg = task_config(write(tmp_path, frame), **fix)
+    assert validate("forecast", checks(cfg, D.prepare(cfg, 0)), tmp_path / "ok")["success"]
+
+
+def test_backtest_origins_stop_before_the_test_block_and_fit_only_their_past():
+    cfg = task_config(data={"backtest": {"origins": 3, "step": 12}})
+    frames = D.prepare(cfg, 0)
+    test_start = D.series(frames, "test").query("split == 'test'")["date"].min()
+    ends = []
+    for k in (1, 2, 3):
+        part = backtest.origin_frames(frames, cfg, k)
+        full = D.series(part)
+        block = full[full["split"] == "test"]
+        assert len(block) == 12 and (full["date"] < test_start).all()
+        assert full[full["split"] != "test"]["date"].max() < block["date"].min()
+        ends.append(block["date"].max())
+    assert ends[0] > ends[1] > ends[2]
+    assert (ends[0].year, ends[0].month) == (test_start.year - 1, 12)
+    with pytest.raises(ValueError, match=r"backtest\.step"):
+        backtest.backtest(task_config(data={"backtest": {"step": 6}}), frames, 0)
+
+
+def test_conformal_widths_and_interval_score():
+    errors = np.array([[1.0, -2.0, 3.0, -4.0, 5.0, 6.0], [0.5, 0.5, -0.5, 0.5, 0.5, -9.0]])
+    # b = 6 // 6 = 1: step 1 pools steps 1-2 of both origins (4 errors), rank ceil(5*0.5) = 3
+    np.testing.assert_allclose(backtest.conformal_widths(errors, 0.5)[0], 1.0)
+    assert backtest.conformal_widths(errors, 0.99)[-1] == 9.0  # too few: the largest
+    lower, upper, y = np.array([0.0, 0.0]), np.array([2.0, 2.0]), np.array([1.0, 3.0])
+    # width 2 each; the second misses by 1: + 2 / 0.2 * 1
+    assert backtest.interval_score(lower, upper, y, 0.8) == pytest.approx((2 + 2 + 10) / 2)
+    m = backtest.interval_metrics("test", lower, upper, y, 0.8, 2.0)
+    assert m["test/coverage"] == 0.5 and m["test/msis"] == pytest.approx(3.5)
+
+
+def test_non_seasonal_baselines_and_ets_intervals():
+    y = np.cumsum(np.random.default_rng(0).normal(0.5, 1.0, 60)) + 50
+    np.testing.assert_array_equal(B.seasonal_naive(y, 1, 3), [y[-1]] * 3)
+    assert np.isfinite(B.ets(y, 1, 4)).all()
+    assert np.isfinite(B.sarima(y, 1, 4)).all()
+    lo, hi = B.ets_interval(y, 1, 4, 0.8)
+    point = B.ets(y, 1, 4)
+    assert (lo < point).all() and (point < hi).all() and (np.diff(hi - lo) > 0).all()
+
+
+def test_bounds_default_to_none(tmp_path):
+    frame = toy_series()
+    frame["value"] = [f"{1e6 + i:.1f}" for i in range(len(frame))]
+    cfg = task_config(write(tmp_path, frame))
+    assert cfg.validation.min_value is None and cfg.validation.max_value is None
+    assert validate("forecast", checks(cfg, D.prepare(cfg, 0)), tmp_path / "v")["success"]
+
+
 # ---------------------------------------------------------------- evaluate and serving
 
 
@@ -411,7 +481,21 @@ def test_evaluate_scores_rnn_and_baselines_on_the_same_blocks(tiny_task, tmp_pat
         assert np.isfinite(result.metrics[key]), key
     assert not any(k.startswith("sarima/") for k in result.metrics)  # disabled in TINY
     table = result.tables["forecast"]
-    assert list(table.columns) == ["date", "actual", "rnn", "seasonal_naive", "drift", "ets"]
+    assert list(table.columns) == ["date", "actual", "rnn", "seasonal_naive", "drift", "ets",
+                                   "rnn_lower", "rnn_upper", "ets_lower", "ets_upper"]
+    # the backtest: 2 origins (TINY), every model's mean and spread, blocks before test
+    for key in ("backtest/mase", "backtest/mase_std", "backtest/smape_std",
+                "ets/backtest/mase", "seasonal_naive/backtest/smape", "drift/backtest/mase_std",
+                "test/coverage", "test/interval_score", "ets/test/coverage", "ets/test/msis"):
+        assert np.isfinite(result.metrics[key]), key
+    assert result.metrics["backtest/origins"] == 2
+    back = result.tables["backtest"]
+    assert back["date"].tolist() == [f"2000-{m:02d}-01" for m in range(7, 13)] + [
+        f"2001-{m:02d}-01" for m in range(1, 7)] and back["origin"].tolist() == [2] * 6 + [1] * 6
+    assert (table["rnn_lower"] <= table["rnn"]).all() and (table["rnn"] <= table["rnn_upper"]).all()
+    assert (table["ets_lower"] < table["ets"]).all() and (table["ets"] < table["ets_upper"]).all()
+    result.files["backtest.png"](tmp_path / "b.png")
+    assert (tmp_path / "b.png").stat().st_size > 1000
     assert table["date"].tolist() == ["2001-07-01", "2001-08-01", "2001-09-01", "2001-10-01",
                                       "2001-11-01", "2001-12-01"]
     assert result.tables["dev_forecast"]["date"].iloc[0] == "2001-01-01"

@@ -26,5 +26,10 @@ forecast, lag `data.season_length`, over the history the forecast is made from) 
 test block, next to seasonal naive, drift, ETS (additive trend and season) and, optionally,
 SARIMA fitted on the same history (baselines.py).
 
-Settings study (dev only): `python -m rnnlab.tasks.forecast.study --seeds 1 2 3`.
+Backtest and intervals (backtest.py): K rolling origins before the test block
+(`data.backtest`), each with a fresh scaler, RNN and baselines fitted on the history before it;
+mean and spread of every model's MASE and sMAPE (`backtest/mase` is the primary metric), and
+split-conformal intervals from the RNN's backtest errors, scored on test next to ETS's.
+
+Settings study (dev and backtest only): `python -m rnnlab.tasks.forecast.study --seeds 1 2 3`.
 """

@@ -39,6 +39,27 @@ def ets(history: np.ndarray, m: int, steps: int, trend: str | None = "add",
     return np.asarray(fit.forecast(steps))
 
 
+def ets_interval(history: np.ndarray, m: int, steps: int, level: float = 0.8,
+                 trend: str | None = "add", seasonal: str | None = "add",
+                 damped: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """statsmodels' state-space ETS (additive errors, the same trend and season as `ets`):
+    its `level` prediction interval (lower, upper) for the next `steps` periods."""
+    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+
+    seasonal = seasonal if m >= 2 and len(history) >= 2 * m else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pandas as pd
+
+        y = pd.Series(np.asarray(history, dtype=np.float64))  # its PredictionResults wants an index
+        fit = ETSModel(y, error="add", trend=trend,
+                       damped_trend=bool(damped and trend), seasonal=seasonal,
+                       seasonal_periods=m if seasonal else None).fit(disp=False)
+        frame = fit.get_prediction(start=len(history),
+                                   end=len(history) + steps - 1).summary_frame(alpha=1 - level)
+    return frame["pi_lower"].to_numpy(), frame["pi_upper"].to_numpy()
+
+
 def sarima(history: np.ndarray, m: int, steps: int, order: tuple[int, ...] = (0, 1, 1),
            seasonal_order: tuple[int, ...] = (0, 1, 1)) -> np.ndarray:
     """statsmodels SARIMA(p,d,q)(P,D,Q)m (the airline model by default)."""

@@ -48,9 +48,10 @@ def checks(cfg: ForecastConfig, frames: dict[str, pd.DataFrame]) -> list[Check]:
             description="every value is a number (empty/NaN counts as missing)"),
         gxe.ExpectColumnValuesToBeInSet(
             column="finite", value_set=[True], description="values are finite (no inf)"),
-        gxe.ExpectColumnValuesToBeBetween(
+        *([gxe.ExpectColumnValuesToBeBetween(
             column="in_bounds_value", min_value=lo, max_value=hi,
-            description=f"values within the plausible bounds [{lo:g}, {hi:g}]"),
+            description=f"values within the plausible bounds [{_g(lo)}, {_g(hi)}]")]
+          if lo is not None or hi is not None else []),
         gxe.ExpectColumnValuesToBeInSet(
             column="duplicated", value_set=[False], description="timestamps are unique"),
         gxe.ExpectColumnValuesToBeInSet(
@@ -77,8 +78,14 @@ def checks(cfg: ForecastConfig, frames: dict[str, pd.DataFrame]) -> list[Check]:
 
     n = {s: int((regular["split"] == s).sum()) for s in SPLITS}
     missing = float(empty.mean()) if len(empty) else 1.0
-    windows = train_windows(n["train"], w.input_len, w.horizon, w.difference, w.stride)
+    # the earliest backtest origin trains on K x step periods fewer
+    b = d.backtest
+    cut = b.origins * (b.step or d.horizon_test) if b.origins > 0 else 0
+    n_fit = n["train"] - max(cut, 0)
+    windows = train_windows(n_fit, w.input_len, w.horizon, w.difference, w.stride)
     need = max(w.difference, 0) + w.input_len + w.horizon + min_windows - 1
+    where = (f"the earliest of {b.origins} backtest origins trains on {n_fit} of them"
+             if cut > 0 else "")
     summary = pd.DataFrame([{
         "series": d.source, "periods": len(regular), "missing_fraction": missing,
         "train_windows": windows, "dev_periods": n["dev"], "test_periods": n["test"],
@@ -95,7 +102,10 @@ def checks(cfg: ForecastConfig, frames: dict[str, pd.DataFrame]) -> list[Check]:
             column="train_windows", min_value=min_windows,
             description=f"enough points for the windows: train needs {need} periods for "
                         f"{min_windows} window(s) of {w.difference}+{w.input_len} inputs and "
-                        f"{w.horizon} targets, and has {n['train']}"),
+                        f"{w.horizon} targets, and has {n['train']}"
+                        + (f" ({where})" if where else "")
+                        + ("" if windows >= min_windows else
+                           "; " + suggest(len(regular), cfg))),
         gxe.ExpectColumnValuesToBeBetween(
             column="dev_periods", min_value=d.horizon_dev, max_value=d.horizon_dev,
             description=f"dev holds {d.horizon_dev} periods"),
@@ -120,3 +130,26 @@ def checks(cfg: ForecastConfig, frames: dict[str, pd.DataFrame]) -> list[Check]:
 def _text(dates: pd.Series) -> pd.Series:
     return pd.Series([None if pd.isna(x) else pd.Timestamp(x).strftime("%Y-%m-%d")
                       for x in dates], index=dates.index, dtype=object)
+
+
+def _g(x: float | None) -> str:
+    return "-inf" if x is None else f"{x:g}"
+
+
+def suggest(n: int, cfg: ForecastConfig) -> str:
+    """Settings that fit a series of n periods: the message of a too-short series."""
+    d, w, v, b = cfg.data, cfg.vocab, cfg.validation, cfg.data.backtest
+    m = max(d.season_length, 1)
+    for H in range(min(w.horizon, d.horizon_test), 0, -1):
+        for origins in range(min(b.origins, 3), -1, -1):
+            L = max(min(w.input_len, 2 * H, 4 * m if m > 1 else 2 * H), 1)
+            windows = min(v.min_train_windows, 12)
+            cut = origins * H
+            if n - 2 * H - cut - max(w.difference, 0) - L - H + 1 >= windows:
+                return (f"for {n} periods try forecast.data.horizon_test: {H}, "
+                        f"forecast.data.horizon_dev: {H}, forecast.vocab.horizon: {H}, "
+                        f"forecast.vocab.input_len: {L}, forecast.data.backtest.origins: "
+                        f"{origins}, forecast.validation.min_train_windows: "
+                        f"{windows}")
+    return (f"{n} periods are too few to forecast: lower forecast.data.horizon_test, "
+            "horizon_dev, vocab.input_len, vocab.horizon and data.backtest.origins")

@@ -59,14 +59,21 @@ def prepare(cfg: ForecastConfig, seed: int) -> dict[str, pd.DataFrame]:
         rows = pd.concat([rows, pd.DataFrame({
             "row": -1, "date_raw": "", "value_raw": "", "date": pd.NaT, "value": np.nan,
             "is_number": True, "period": empty})], ignore_index=True)
-    n, ht, hd = len(periods), d.horizon_test, d.horizon_dev
+    rows = rows.assign(freq=freq, freq_exact=exact, aggregate=d.aggregate,
+                       season_length=d.season_length)
+    return split_rows(rows, periods, d.horizon_test, d.horizon_dev)
+
+
+def split_rows(rows: pd.DataFrame, periods: pd.DatetimeIndex, ht: int,
+               hd: int) -> dict[str, pd.DataFrame]:
+    """Rows -> train / dev / test by period: the last `ht` periods are test, the `hd` before
+    them dev (also how a backtest origin's history is split, backtest.py)."""
+    n = len(periods)
     test_start = periods[max(n - ht, 0)] if n else pd.Timestamp.max
     dev_start = periods[max(n - ht - hd, 0)] if n else pd.Timestamp.max
     split = np.where(rows["period"] >= test_start, "test",
                      np.where(rows["period"] >= dev_start, "dev", "train"))
     split[rows["period"].isna().to_numpy()] = "train"
-    rows = rows.assign(freq=freq, freq_exact=exact, aggregate=d.aggregate,
-                       season_length=d.season_length)
     out = {}
     for s in SPLITS:
         part = rows[split == s].sort_values(["period", "row"], na_position="last")

@@ -42,11 +42,17 @@ SPEC = TaskSpec(
         {f"{EVALUATION}/dev_forecast.csv": {
             "template": "linear", "x": "date", "y": COLUMNS,
             "title": "forecast: dev block, forecast vs actual"}},
+        {f"{EVALUATION}/backtest.csv": {
+            "template": "linear", "x": "date", "y": COLUMNS,
+            "title": "forecast: backtest blocks, each from the history before its origin"}},
         f"{EVALUATION}/forecast.png",
+        f"{EVALUATION}/backtest.png",
     ),
     requirements=("statsmodels",),
     # the checks count the training windows, so validate reads the window settings too;
     # evaluate reads data (season_length for MASE and the baselines, source, horizon_test)
     reads={"validate": ("data", "validation", "vocab"),
-           "evaluate": (*STAGE_PARAMS["evaluate"], "data")},
+           # the backtest refits the scaler, windows and RNN per origin
+           "evaluate": (*STAGE_PARAMS["evaluate"], "data", "vocab", "encoding", "model",
+                        "train")},
 )

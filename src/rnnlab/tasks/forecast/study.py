@@ -1,6 +1,7 @@
-"""Settings study (dev only): train the configured model once per seed, in-process, with the one
-training loop and params.yaml's trainer section, and score the dev block (and the test block
-only when asked, to report a chosen setting's spread, never to choose).
+"""Settings study (dev and backtest only): train the configured model once per seed, in-process,
+with the one training loop and params.yaml's trainer section, and score the dev block and the
+rolling-origin backtest (and the test block only when asked, to report a chosen setting's
+spread, never to choose).
 
     python -m rnnlab.tasks.forecast.study --seeds 1 2 3 [--set forecast.model.hidden_size=32]
 """
@@ -39,12 +40,13 @@ def study(config: Config, seeds: list[int], with_test: bool = False) -> dict[str
         module = train(net, goal, train_batches, dev_batches, cfg.train, config.trainer,
                        progress=False)
         metrics = evaluate(cfg, net, frames, encoded, vocabs, seed).metrics
-        keep = [k for k in metrics if k.startswith("dev/") or (with_test and k.startswith("test/"))]
+        keep = [k for k in metrics if k.startswith(("dev/", "backtest/")) or "/backtest/" in k
+                or (with_test and (k.startswith("test/") or "/test/" in k))]
         row = {"seed": seed, "epochs": len(module.history), **{k: metrics[k] for k in keep}}
         rows.append(row)
-        print(f"seed {seed}: " + ", ".join(f"{k}={v:.4f}" for k, v in row.items()
-                                            if k.endswith(("mase", "smape"))), flush=True)
-    cols = [k for k in rows[0] if k.endswith(("mase", "smape"))] if rows else []
+        shown = [k for k in row if k.endswith(("mase", "smape", "coverage"))]
+        print(f"seed {seed}: " + ", ".join(f"{k}={row[k]:.4f}" for k in shown), flush=True)
+    cols = [k for k in rows[0] if k.endswith(("mase", "smape", "coverage"))] if rows else []
     return {"seeds": seeds, "per_seed": rows,
             "mean": {k: float(np.mean([r[k] for r in rows])) for k in cols},
             "std": {k: float(np.std([r[k] for r in rows])) for k in cols}}
