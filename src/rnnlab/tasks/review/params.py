@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from rnnlab.config import ModelConfig, TaskConfig, TrainConfig, VocabConfig
+from rnnlab.config import EmbeddingConfig, ModelConfig, TaskConfig, TrainConfig, VocabConfig
 
 CLASSES: tuple[str, ...] = ("accept", "minor", "major", "reject")
 Truncation = Literal["head", "tail", "head+tail"]
@@ -82,8 +82,10 @@ class ReviewModelConfig(ModelConfig):
     cell: Literal["simple", "rnn", "lstm", "gru"] = "lstm"
     hidden_size: int = 32
     embedding_dim: int = 32
-    # last (final state) | mean | max (masked, over the real steps only)
-    pooling: Literal["last", "mean", "max"] = "mean"
+    # last (final state) | mean | max (masked, over the real steps only) | max+mean (both,
+    # concatenated) | attention (learnt weights over the real steps)
+    pooling: Literal["last", "mean", "max", "max+mean", "attention"] = "mean"
+    embedding_dropout: float = 0.0  # share of words whose whole vector is zeroed in training
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,7 @@ class ReviewConfig(TaskConfig):
     validation: ValidationConfig = field(default_factory=ValidationConfig)
     vocab: ReviewVocabConfig = field(default_factory=ReviewVocabConfig)
     model: ReviewModelConfig = field(default_factory=ReviewModelConfig)
+    embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
     train: ReviewTrainConfig = field(default_factory=ReviewTrainConfig)
     baselines: BaselinesConfig = field(default_factory=BaselinesConfig)
 
