@@ -107,3 +107,21 @@ def test_pooling_variants_and_embedding_dropout_only_in_training():
     net.train()
     outs = {tuple(net(ids, lengths)[0].tolist()) for _ in range(5)}
     assert len(outs) > 1
+
+
+def test_word2vec_module_learns_from_the_training_split_and_feeds_pretrained(tmp_path):
+    from rnnlab.tasks.review import word2vec
+
+    cfg = task_config()
+    extra = tmp_path / "unlabelled.txt"
+    extra.write_text("an unlabelled zyxwv text\n\nanother zyxwv line\n")
+    texts = word2vec.sentences(cfg, 0, str(extra))
+    train = prepare(cfg, 0)["train"]
+    assert len(texts) == len(train) + 2 and texts[-1] == ["another", "zyxwv", "line"]
+    wv = word2vec.learn(texts, dim=8, epochs=1, window=3, min_count=2, seed=0)
+    assert "zyxwv" in wv.key_to_index  # the extra file's words are learnt too
+    wv.save_word2vec_format(str(tmp_path / "w2v.txt"))
+    words, vectors = read_vectors(str(tmp_path / "w2v.txt"))
+    assert vectors.shape == (len(wv), 8) and np.allclose(vectors[0], wv[words[0]], atol=1e-5)
+    again = word2vec.learn(texts, dim=8, epochs=1, window=3, min_count=2, seed=0)
+    assert np.array_equal(again[words[0]], wv[words[0]])  # seeded, one worker
