@@ -20,7 +20,7 @@ from test_review import task_config
 def _bad_utf8_csv(path, bad_rows=(1, 3)):
     rows = [f"report number {i} is fine,accept".encode() for i in range(8)]
     for i in bad_rows:
-        rows[i] = "report n\u00famero {} is caf\u00e9,accept".format(i).encode("cp1252")
+        rows[i] = f"report n\u00famero {i} is caf\u00e9,accept".encode("cp1252")
     path.write_bytes(b"text,label\n" + b"\n".join(rows) + b"\n")
     return path
 

@@ -7,8 +7,8 @@ import pandas as pd
 
 from rnnlab.tasks import SPLITS
 from rnnlab.tasks.review.data import classes
-from rnnlab.tasks.review.readers import normalise
 from rnnlab.tasks.review.params import ReviewConfig
+from rnnlab.tasks.review.readers import normalise
 from rnnlab.validation import Check
 from rnnlab.vocab import tokenize
 
