@@ -235,7 +235,7 @@ def test_real_corpus_source_with_grouped_resplit(tmp_path):
 
 
 @pytest.mark.parametrize("cell", ["simple", "rnn", "lstm", "gru"])
-@pytest.mark.parametrize("pooling", ["last", "mean", "max"])
+@pytest.mark.parametrize("pooling", ["last", "mean", "max", "max+mean", "attention"])
 def test_many_to_one_padding_never_leaks(cell: str, pooling: str):
     torch.manual_seed(0)
     net = ManyToOne(20, 4, "embedding", 6, cell, 5, num_layers=2, bidirectional=True,

@@ -114,6 +114,16 @@ class TaskConfig:
 
 
 @dataclass(frozen=True)
+class EmbeddingConfig:
+    """encoding: embedding, initialised from word vectors (a task's CONFIG opts in with an
+    `embedding` field). Words missing from the file are drawn at random and learnt."""
+
+    pretrained: str | None = None  # a word2vec / GloVe text file; null: random initialisation
+    freeze: bool = False  # true: the pretrained rows are not learnt
+    export: bool = True  # train writes the learnt vectors (word2vec text, projector TSV)
+
+
+@dataclass(frozen=True)
 class Config:
     seed: int
     tasks: tuple[str, ...]

@@ -108,7 +108,8 @@ def stage(task: str, name: str, cfg: Any, raw: dict[str, Any]) -> dict[str, Any]
         "validate": [str(paths.prepared)],
         "vocab": [str(paths.prepared), summary],
         "encode": [str(paths.prepared), str(paths.vocab), summary],
-        "train": [str(paths.encoded), str(paths.vocab), summary],
+        "train": [str(paths.encoded), str(paths.vocab), summary,
+                  *(spec.train_inputs(tc) if spec.train_inputs else [])],
         "evaluate": [str(paths.model), str(paths.prepared), str(paths.encoded), summary,
                      str(paths.stage_metrics / "vocab.json"), str(paths.plots / "training.csv")],
     }
@@ -130,6 +131,8 @@ def stage(task: str, name: str, cfg: Any, raw: dict[str, Any]) -> dict[str, Any]
         out["outs"] = [str(paths.encoded)]
     elif name == "train":
         out["outs"] = [str(paths.model)]
+        if spec.embeddings is not None:
+            out["outs"].append(str(paths.embeddings))
         out["metrics"] = [{str(paths.stage_metrics / "train.json"): {"cache": False}}]
         out["plots"] = [str(paths.plots / "training.csv")]
     else:

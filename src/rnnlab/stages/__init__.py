@@ -58,6 +58,11 @@ class Paths:
         return Path("models") / self.task
 
     @property
+    def embeddings(self) -> Path:
+        """train's export of the learnt input embeddings (tasks with an `embeddings` hook)."""
+        return Path("models") / f"{self.task}-embeddings"
+
+    @property
     def metrics(self) -> Path:
         return Path("metrics") / f"{self.task}.json"
 

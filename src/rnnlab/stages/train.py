@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import shutil
 import time
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytorch_lightning as pl
 import torch
@@ -33,6 +35,7 @@ def run(spec: TaskSpec, cfg: Config) -> None:
     vocabs, encoded = read_vocabs(spec, paths), read_encoded(paths)
     net_config = spec.net_config(tc, vocabs)
     net = spec.build_net(net_config)
+    init_metrics = spec.init_net(tc, net, vocabs, encoded, cfg.seed) if spec.init_net else {}
     objective = spec.objective(tc, net, vocabs)
     train_batches, dev_batches = spec.loaders(tc, encoded, cfg.seed)
 
@@ -48,6 +51,8 @@ def run(spec: TaskSpec, cfg: Config) -> None:
         mlflow.log_artifacts(str(paths.vocab), "vocab")
         logger = MLFlowLogger(experiment_name=tracking.experiment_name(task),
                               tracking_uri=tracking.tracking_uri(cfg.mlflow), run_id=run_id)
+        if init_metrics:
+            mlflow.log_metrics(init_metrics)
         start = time.perf_counter()
         module = train(net, objective, train_batches, dev_batches, tc.train, cfg.trainer,
                        logger=logger)
@@ -59,6 +64,11 @@ def run(spec: TaskSpec, cfg: Config) -> None:
             shutil.copytree(paths.vocab, out / "vocab")
             digest = file_digest(out / "model.pt")
         mlflow.set_tag(tracking.WEIGHTS_TAG, digest)
+        exported = spec.embeddings(tc, net, vocabs, encoded) if spec.embeddings else None
+        if exported is not None:
+            with atomic_dir(paths.embeddings) as out:
+                export_embeddings(out, *exported)
+            mlflow.log_artifacts(str(paths.embeddings), "embeddings")
     curve = pd.DataFrame(module.history)
     with atomic_path(paths.plots / "training.csv") as tmp:
         curve.to_csv(tmp, index=False)
@@ -69,6 +79,45 @@ def run(spec: TaskSpec, cfg: Config) -> None:
     write_json(paths.stage_metrics / "train.json", {
         f"best_{monitor}": best, "epochs": len(curve), "train_seconds": round(seconds, 2),
         "examples_per_second": round(len(curve) * len(train_batches.dataset) / seconds, 1),
+        **init_metrics,
     })
     print(f"train[{task}]: {len(curve)} epochs in {seconds:.1f}s, best {monitor}={best:.4f}"
           f" (MLflow run {run_id})")
+
+
+def export_embeddings(out: Path, words: list[str], vectors: np.ndarray, n_query: int = 12,
+                      k: int = 8) -> None:
+    """The learnt input embeddings, written three ways: vectors.w2v.txt (word2vec text, for
+    gensim's KeyedVectors.load_word2vec_format), vectors.tsv + metadata.tsv (the TensorFlow
+    Embedding Projector), and neighbours.csv / projection.png: the k nearest neighbours
+    (cosine) of the first `n_query` words (the vocabulary's most frequent), and a 2-D PCA
+    projection of the 300 most frequent words."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from rnnlab.nn.encoding import write_projector_tsv, write_word2vec
+
+    vectors = np.asarray(vectors, dtype=np.float32)
+    write_word2vec(str(out / "vectors.w2v.txt"), words, vectors)
+    write_projector_tsv(str(out / "vectors.tsv"), str(out / "metadata.tsv"), words, vectors)
+    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    rows = []
+    for q in range(min(n_query, len(words))):
+        sims = unit @ unit[q]
+        sims[q] = -np.inf
+        for rank, j in enumerate(np.argsort(-sims)[:k], start=1):
+            rows.append({"word": words[q], "rank": rank, "neighbour": words[j],
+                         "cosine": round(float(sims[j]), 4)})
+    pd.DataFrame(rows, columns=["word", "rank", "neighbour", "cosine"]).to_csv(
+        out / "neighbours.csv", index=False)
+    top = vectors[:300] - vectors[:300].mean(0)
+    xy = top @ np.linalg.svd(top, full_matrices=False)[2][:2].T if len(top) > 1 else top[:, :2]
+    fig, ax = plt.subplots(figsize=(9, 9))
+    ax.scatter(xy[:, 0], xy[:, 1], s=4, alpha=0.4)
+    for i in range(min(60, len(xy))):
+        ax.annotate(words[i], xy[i], fontsize=7)
+    ax.set_title("input embeddings: PCA of the 300 most frequent words")
+    fig.savefig(out / "projection.png", dpi=80)
+    plt.close(fig)

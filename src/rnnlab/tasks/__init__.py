@@ -106,6 +106,15 @@ class TaskSpec:
     requirements: tuple[str, ...] = ()
     # per stage, the params sections it reads when they differ from STAGE_PARAMS
     reads: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # optional: (cfg, net, vocabs, encoded, seed) -> metrics, called by train before fitting
+    # (e.g. load pretrained word vectors, returning their coverage); its files: train_inputs
+    init_net: Callable[[TaskConfig, nn.Module, Vocabs, Encoded, int], dict[str, float]] | None \
+        = None
+    train_inputs: Callable[[TaskConfig], list[str]] | None = None
+    # optional: (cfg, net, vocabs, encoded) -> (words, vectors [n, d]), most frequent first, or
+    # None: the learnt input embeddings train exports to models/<task>-embeddings/ (word2vec
+    # text, projector TSV, nearest neighbours, a 2-D projection) and to MLflow
+    embeddings: Callable[[TaskConfig, nn.Module, Vocabs, Encoded], Any] | None = None
 
     def stage_params(self, stage: str, config: type) -> list[str]:
         """params.yaml keys a stage reads, as dvc.yaml names them (sections the task's CONFIG

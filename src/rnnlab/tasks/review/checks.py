@@ -3,13 +3,12 @@ leaks across splits), one over the class counts; the class balance goes into the
 
 from __future__ import annotations
 
-import re
-
 import pandas as pd
 
 from rnnlab.tasks import SPLITS
 from rnnlab.tasks.review.data import classes
 from rnnlab.tasks.review.params import ReviewConfig
+from rnnlab.tasks.review.readers import normalise
 from rnnlab.validation import Check
 from rnnlab.vocab import tokenize
 
@@ -19,10 +18,6 @@ def class_counts(frames: dict[str, pd.DataFrame], names: list[str]) -> pd.DataFr
     return pd.DataFrame({"label": names, **{
         s: [int((frames[s]["label"] == c).sum()) if "label" in frames[s] else 0 for c in names]
         for s in frames}})
-
-
-def _normalise(text: str) -> str:
-    return re.sub(r"\s+", " ", str(text).strip().lower())
 
 
 def checks(cfg: ReviewConfig, frames: dict[str, pd.DataFrame]) -> list[Check]:
@@ -39,7 +34,7 @@ def checks(cfg: ReviewConfig, frames: dict[str, pd.DataFrame]) -> list[Check]:
     reports["n_tokens"] = [len(tokenize(t)) if isinstance(t, str) else 0
                            for t in reports["text"]]
     reports["n_chars"] = [len(t.strip()) if isinstance(t, str) else 0 for t in reports["text"]]
-    norm = reports["text"].map(_normalise)
+    norm = reports["text"].map(normalise)
     reports["in_two_splits"] = reports.groupby(norm)["split"].transform("nunique") > 1
     group_splits = reports.groupby("group")["split"].transform("nunique")
     reports["group_in_two_splits"] = group_splits > 1

@@ -54,7 +54,8 @@ def read_reports(cfg: ReviewConfig) -> pd.DataFrame:
         label_map = data.label_map or readers.PEERREAD_LABELS
     elif data.source in ("csv", "jsonl"):
         frame = readers.read_table(data.path, data.text_column, data.label_column,
-                                   data.group_column, data.split_column, fmt=data.source)
+                                   data.group_column, data.split_column, fmt=data.source,
+                                   encoding=data.encoding)
         label_map = data.label_map
     else:
         raise ValueError(f"review.data.source {data.source!r} is not a corpus file")
@@ -99,7 +100,13 @@ def prepare(cfg: ReviewConfig, seed: int) -> dict[str, pd.DataFrame]:
                 frame, data.split_seed if data.split_seed is not None else seed,
                 data.resplit.dev, data.resplit.test)
         else:
-            splits = readers.original_split(frame)
+            splits = readers.original_split(
+                frame, data.split_map, data.resplit.dev,
+                data.split_seed if data.split_seed is not None else seed)
+        if data.drop_cross_split_duplicates:
+            splits, dropped = readers.drop_cross_split_duplicates(splits)
+            if any(dropped.values()):
+                print(f"prepare[review] dropped texts also in a later split: {dropped}")
     return {s: finish(splits[s], cfg) for s in SPLITS}
 
 

@@ -17,7 +17,7 @@ from rnnlab.tasks.review.metrics import macro_f1
 from rnnlab.tasks.review.params import ReviewConfig, Truncation
 from rnnlab.vocab import Vocabulary
 
-POOLINGS = ("last", "mean", "max")
+POOLINGS = ("last", "mean", "max", "max+mean", "attention")
 
 
 class ManyToOne(nn.Module):
@@ -25,7 +25,11 @@ class ManyToOne(nn.Module):
 
     - last: the final state a<T> of each direction (packed sequences: a<T> is taken at the
       sequence's own length, the backward direction's after reading back to x<1>),
-    - mean / max: masked mean or max of a<t> over the real steps only.
+    - mean / max: masked mean or max of a<t> over the real steps only,
+    - max+mean: both, concatenated (2*dirs*n_a),
+    - attention: sum_t alpha<t> a<t>, alpha = softmax_t(v . tanh(W a<t>)) over the real steps.
+
+    `embedding_dropout` drops whole words' vectors (rows of x, rescaled) in training.
 
     Padding never reaches h: it neither enters the recurrence nor the pooling.
     """
@@ -33,7 +37,8 @@ class ManyToOne(nn.Module):
     def __init__(self, vocab_size: int, n_out: int, encoding: str = "embedding",
                  embedding_dim: int = 64, cell: str = "gru", hidden_size: int = 64,
                  num_layers: int = 1, bidirectional: bool = True, nonlinearity: str = "tanh",
-                 dropout: float = 0.0, pooling: str = "last") -> None:
+                 dropout: float = 0.0, pooling: str = "last",
+                 embedding_dropout: float = 0.0) -> None:
         super().__init__()
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
@@ -43,19 +48,32 @@ class ManyToOne(nn.Module):
         self.rnn = recurrent(cell, n_x, hidden_size, num_layers, bidirectional, nonlinearity,
                              dropout)
         self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(hidden_size * self.dirs, n_out)  # W_ya, b_y
+        self.embedding_dropout = embedding_dropout
+        n_h = hidden_size * self.dirs
+        if pooling == "attention":
+            self.attend = nn.Sequential(nn.Linear(n_h, n_h), nn.Tanh(), nn.Linear(n_h, 1))
+        self.head = nn.Linear(n_h * (2 if pooling == "max+mean" else 1), n_out)  # W_ya, b_y
 
     def encode(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """The sequence summary h: [B, dirs*n_a]."""
-        x = self.dropout(self.embed(ids))  # [B, T, n_x]
+        x = self.embed(ids)  # [B, T, n_x]
+        if self.training and self.embedding_dropout > 0:  # one Bernoulli per word: [B, T, 1]
+            keep = torch.rand(x.shape[:2], device=x.device) >= self.embedding_dropout
+            x = x * keep.unsqueeze(-1) / (1 - self.embedding_dropout)
+        x = self.dropout(x)
         a, state = self.rnn(x, lengths)  # [B, T, dirs*n_a]
         if self.pooling == "last":
             return final_hidden(state, self.num_layers, self.dirs)
         mask = (torch.arange(a.shape[1], device=a.device)[None, :]
                 < lengths.to(a.device)[:, None]).unsqueeze(-1)
+        mean = (a * mask).sum(1) / lengths.to(a.device).clamp(min=1)[:, None]
         if self.pooling == "mean":
-            return (a * mask).sum(1) / lengths.to(a.device).clamp(min=1)[:, None]
-        return a.masked_fill(~mask, float("-inf")).max(1).values
+            return mean
+        if self.pooling == "attention":
+            score = self.attend(a).masked_fill(~mask, float("-inf"))  # [B, T, 1]
+            return (torch.softmax(score, 1) * a).sum(1)  # [B, dirs*n_a]
+        top = a.masked_fill(~mask, float("-inf")).max(1).values
+        return torch.cat([top, mean], -1) if self.pooling == "max+mean" else top
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         return self.head(self.dropout(self.encode(ids, lengths)))  # [B, n_out]
@@ -78,6 +96,7 @@ def net_config(cfg: ReviewConfig, vocabs: dict[str, Vocabulary]) -> dict[str, An
             "hidden_size": m.hidden_size, "num_layers": m.num_layers,
             "bidirectional": m.bidirectional, "nonlinearity": m.nonlinearity,
             "dropout": m.dropout, "pooling": m.pooling,
+            "embedding_dropout": m.embedding_dropout,
             # serving reads raw text: it must cut and name classes exactly as training did
             "classes": classes(cfg), "max_len": cfg.data.max_len,
             "truncation": cfg.data.truncation}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from rnnlab.config import ModelConfig, TaskConfig, TrainConfig, VocabConfig
+from rnnlab.config import EmbeddingConfig, ModelConfig, TaskConfig, TrainConfig, VocabConfig
 
 CLASSES: tuple[str, ...] = ("accept", "minor", "major", "reject")
 Truncation = Literal["head", "tail", "head+tail"]
@@ -45,10 +45,17 @@ class DataConfig:
     text_column: str = "text"  # csv | jsonl (peerread: comments)
     label_column: str = "label"  # csv | jsonl (peerread: recommendation)
     group_column: str | None = None  # e.g. paper_id: all reports of a paper stay in one split
-    split_column: str | None = None  # a train/dev/test column, for split: original
-    # raw label -> decision; empty: the labels are decisions already (peerread: the default map)
-    label_map: dict[int | str, str] = field(default_factory=lambda: {
+    split_column: str | None = None  # a column assigning rows to splits, for split: original
+    # its values -> train | dev | test (others dropped); null: the values are train/dev/test.
+    # No dev value: resplit.dev of train is held out as dev (grouped, stratified, seeded)
+    split_map: dict[str, str] | None = None
+    # raw label -> decision; null or {}: the labels are decisions already (peerread: null
+    # means its default map). `-S review.data.label_map={}` is merged by DVC: use null.
+    label_map: dict[int | str, str] | None = field(default_factory=lambda: {
         5: "accept", 4: "minor", 3: "major", 2: "reject", 1: "reject"})
+    encoding: str = "utf-8"  # csv | jsonl: the file's text encoding (e.g. cp1252, latin-1)
+    # a text in two splits fails validation; true: drop it from train (and dev) instead
+    drop_cross_split_duplicates: bool = False
     split: Literal["grouped", "original"] = "grouped"
     resplit: ResplitConfig = field(default_factory=ResplitConfig)
     split_seed: int | None = None  # split: grouped; null: params.yaml's top-level seed
@@ -75,8 +82,10 @@ class ReviewModelConfig(ModelConfig):
     cell: Literal["simple", "rnn", "lstm", "gru"] = "lstm"
     hidden_size: int = 32
     embedding_dim: int = 32
-    # last (final state) | mean | max (masked, over the real steps only)
-    pooling: Literal["last", "mean", "max"] = "mean"
+    # last (final state) | mean | max (masked, over the real steps only) | max+mean (both,
+    # concatenated) | attention (learnt weights over the real steps)
+    pooling: Literal["last", "mean", "max", "max+mean", "attention"] = "mean"
+    embedding_dropout: float = 0.0  # share of words whose whole vector is zeroed in training
 
 
 @dataclass(frozen=True)
@@ -113,6 +122,7 @@ class ReviewConfig(TaskConfig):
     validation: ValidationConfig = field(default_factory=ValidationConfig)
     vocab: ReviewVocabConfig = field(default_factory=ReviewVocabConfig)
     model: ReviewModelConfig = field(default_factory=ReviewModelConfig)
+    embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
     train: ReviewTrainConfig = field(default_factory=ReviewTrainConfig)
     baselines: BaselinesConfig = field(default_factory=BaselinesConfig)
 

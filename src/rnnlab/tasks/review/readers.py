@@ -12,12 +12,16 @@ class balance. `grouped_folds` gives the same kind of folds for k-fold cross-val
 
 from __future__ import annotations
 
+import io
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from rnnlab.validation import ValidationFailed
 
 SPLITS = ("train", "dev", "test")
 
@@ -27,34 +31,115 @@ PEERREAD = {"text_column": "comments", "label_column": "recommendation",
 PEERREAD_LABELS = {5: "accept", 4: "minor", 3: "major", 2: "reject", 1: "reject"}
 
 
+class ReaderError(ValidationFailed):
+    """A corpus file that cannot be read as declared (encoding, missing or non-text values):
+    the message names the file, the rule and the first offending lines, and prepare stops, so
+    nothing downstream runs and nothing is registered."""
+
+
+MAX_LINES = 5
+
+
+def _lines(numbers: list[int]) -> str:
+    shown = ", ".join(str(n) for n in numbers[:MAX_LINES])
+    more = f", ... ({len(numbers)} in all)" if len(numbers) > MAX_LINES else f" ({len(numbers)})"
+    return f"line{'s' if len(numbers) > 1 else ''} {shown}{more}"
+
+
+def decode_file(path: Path, encoding: str = "utf-8") -> str:
+    """The whole file as text; undecodable lines fail with their numbers and the first error."""
+    raw = path.read_bytes()
+    try:
+        return raw.decode(encoding)
+    except UnicodeDecodeError as first:
+        bad = []
+        for number, line in enumerate(raw.split(b"\n"), start=1):
+            try:
+                line.decode(encoding)
+            except UnicodeDecodeError:
+                bad.append(number)
+        raise ReaderError(
+            f"{path}: not valid {encoding} at {_lines(bad)}: {first.reason} "
+            f"(byte 0x{raw[first.start]:02x} at file offset {first.start}); "
+            f"declare the file's encoding with review.data.encoding (e.g. cp1252)") from None
+    except LookupError:
+        raise ReaderError(f"{path}: unknown encoding {encoding!r} (review.data.encoding)") \
+            from None
+
+
 def read_table(path: str | Path, text_column: str = "text", label_column: str = "label",
                group_column: str | None = None, split_column: str | None = None,
-               fmt: str | None = None) -> pd.DataFrame:
-    """A CSV or JSON Lines file (by `fmt`, else by suffix) -> text, raw_label, group, split."""
+               fmt: str | None = None, encoding: str = "utf-8") -> pd.DataFrame:
+    """A CSV or JSON Lines file (by `fmt`, else by suffix) -> text, raw_label, group, split.
+
+    Read as `encoding`; a missing (null / empty) text or label, or a text that is not a plain
+    string (a JSON object or list, a number), fails naming the file and lines."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"review corpus not found: {path}")
     fmt = fmt or ("jsonl" if path.suffix in (".jsonl", ".json", ".ndjson") else "csv")
+    text = decode_file(path, encoding)
     if fmt == "jsonl":
-        raw = pd.read_json(path, lines=True, dtype=False)
+        raw = pd.read_json(io.StringIO(text), lines=True, dtype=False)
+        # file line of each record (blank lines are skipped by the reader)
+        line_of = [i for i, ln in enumerate(text.split("\n"), start=1) if ln.strip()]
     elif fmt == "csv":
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+        raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_values=[])
+        # a quoted field may span lines: count them (header is line 1)
+        line_of = _csv_record_lines(text, len(raw))
     else:
         raise ValueError(f"review format must be csv or jsonl, got {fmt!r}")
     for col in (text_column, label_column):
         if col not in raw:
             raise ValueError(f"{path}: no column {col!r} (columns: {list(raw.columns)})")
+    if group_column and group_column not in raw:
+        raise ValueError(f"{path}: no group column {group_column!r}")
+    _require(path, raw[text_column], line_of, text_column, text=True)
+    _require(path, raw[label_column], line_of, label_column, text=False)
     frame = pd.DataFrame({
-        "text": raw[text_column].map(lambda t: "" if _missing(t) else str(t)),
+        "text": raw[text_column].astype(str),
         "raw_label": raw[label_column].map(_plain),
-        "group": (raw[group_column].astype(str) if group_column and group_column in raw
+        "group": (raw[group_column].astype(str) if group_column
                   else pd.Series([f"row{i}" for i in range(len(raw))], dtype=str)),
         "split": (raw[split_column].astype(str) if split_column and split_column in raw
                   else None),
+        "line": line_of,
     })
-    if group_column and group_column not in raw:
-        raise ValueError(f"{path}: no group column {group_column!r}")
     return frame
+
+
+def _csv_record_lines(text: str, n: int) -> list[int]:
+    """The file line on which each CSV record starts (csv module, same quoting as pandas)."""
+    import csv
+
+    reader = csv.reader(io.StringIO(text))
+    next(reader, None)
+    starts, line = [], reader.line_num + 1
+    for _ in reader:
+        starts.append(line)
+        line = reader.line_num + 1
+    return starts[:n] if len(starts) >= n else list(range(2, n + 2))
+
+
+def _require(path: Path, values: pd.Series, line_of: list[int], column: str,
+             text: bool) -> None:
+    missing = [line_of[i] for i, v in enumerate(values)
+               if _missing(v) or (isinstance(v, str) and not v.strip())]
+    if missing:
+        raise ReaderError(f"{path}: column {column!r} is missing (null or empty) at "
+                          f"{_lines(missing)}")
+    if text:
+        wrong = [(line_of[i], type(v).__name__) for i, v in enumerate(values)
+                 if not isinstance(v, str)]
+        if wrong:
+            kinds = sorted({k for _, k in wrong})
+            raise ReaderError(f"{path}: column {column!r} must hold plain text, found "
+                              f"{'/'.join(kinds)} at {_lines([n for n, _ in wrong])}")
+    else:
+        wrong = [line_of[i] for i, v in enumerate(values) if isinstance(v, dict | list)]
+        if wrong:
+            raise ReaderError(f"{path}: column {column!r} must hold a label, found a JSON "
+                              f"object or list at {_lines(wrong)}")
 
 
 def read_peerread(path: str | Path) -> pd.DataFrame:
@@ -127,11 +212,49 @@ def grouped_folds(frame: pd.DataFrame, k: int, seed: int) -> list[np.ndarray]:
                                    frame["group"].astype(str).to_numpy(), k, seed)
 
 
-def original_split(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """The corpus' own split column (train / dev / test; 'devel' and 'validation' mean dev)."""
+def original_split(frame: pd.DataFrame, split_map: Mapping[str, str] | None = None,
+                   dev_share: float = 0.15, seed: int = 0) -> dict[str, pd.DataFrame]:
+    """The corpus' own split column. `split_map` maps its values to train / dev / test (e.g.
+    {dev: train, test: test}); without one, train / dev / test are read as they are ('devel',
+    'validation' and 'val' mean dev). Values the map leaves out are dropped. When no row is
+    dev, a grouped, stratified `dev_share` of train becomes dev (seeded)."""
     if frame["split"].isna().all():
         raise ValueError("split: original needs a split column (data.split_column); "
                          "use split: grouped to re-split")
-    names = frame["split"].astype(str).str.lower().replace({"devel": "dev", "validation": "dev",
-                                                            "val": "dev"})
-    return {s: frame[names == s].reset_index(drop=True) for s in SPLITS}
+    values = frame["split"].astype(str)
+    if split_map:
+        bad = sorted(set(split_map.values()) - set(SPLITS))
+        if bad:
+            raise ValueError(f"data.split_map may map to {list(SPLITS)} only, got {bad}")
+        lookup = {str(k): v for k, v in split_map.items()}
+        names = values.map(lambda v: lookup.get(v, ""))
+        if not (names != "").any():
+            raise ValueError(f"data.split_map {dict(split_map)} matches none of the split "
+                             f"column's values {sorted(set(values))[:10]}")
+    else:
+        names = values.str.lower().replace({"devel": "dev", "validation": "dev", "val": "dev"})
+    parts = {s: frame[names == s].reset_index(drop=True) for s in SPLITS}
+    if len(parts["dev"]) == 0 and len(parts["train"]) > 0:
+        keep, held = grouped_holdout(parts["train"], dev_share, seed)
+        parts["dev"] = parts["train"].iloc[held].reset_index(drop=True)
+        parts["train"] = parts["train"].iloc[keep].reset_index(drop=True)
+    return parts
+
+
+def normalise(text: str) -> str:
+    """The form two texts are compared in for duplicates: whitespace collapsed, case folded."""
+    return re.sub(r"\s+", " ", str(text).strip().lower())
+
+
+def drop_cross_split_duplicates(parts: dict[str, pd.DataFrame]
+                                ) -> tuple[dict[str, pd.DataFrame], dict[str, int]]:
+    """Keep every text in one split: a text also in test leaves train and dev, a text also in
+    dev leaves train. Returns the parts and how many rows each split lost."""
+    out, dropped, seen = dict(parts), {}, set()
+    for name in ("test", "dev", "train"):
+        frame = parts[name]
+        norm = frame["text"].map(normalise)
+        keep = ~norm.isin(seen)
+        out[name], dropped[name] = frame[keep].reset_index(drop=True), int((~keep).sum())
+        seen |= set(norm)
+    return out, dropped

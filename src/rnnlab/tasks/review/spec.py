@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rnnlab.tasks import STAGE_PARAMS, TaskSpec
-from rnnlab.tasks.review import checks, data, evaluate, model, serve
+from rnnlab.tasks.review import checks, data, embeddings, evaluate, model, serve
 
 SPEC = TaskSpec(
     name="review",
@@ -33,5 +33,8 @@ SPEC = TaskSpec(
     requirements=("scikit-learn",),
     # train writes into net.json the class names (data.tags, also n_out) and the cut
     # (data.max_len, data.truncation) that evaluate and serving take from there
-    reads={"train": (*STAGE_PARAMS["train"], "data")},
+    reads={"train": (*STAGE_PARAMS["train"], "data", "embedding")},
+    init_net=embeddings.init_net,
+    train_inputs=embeddings.train_inputs,
+    embeddings=embeddings.export,
 )
