@@ -8,7 +8,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: run test test-fast lint dag ui bench schedule clean
+.PHONY: run test test-fast lint dag ui bench gpu-check schedule clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -40,8 +40,11 @@ ui: $(VENV)/.installed  ## the MLflow UI on this project's store, http://127.0.0
 schedule: $(VENV)/.installed  ## Prefect server on 127.0.0.1:4200 (unless PREFECT_API_URL), serve the flow on params.yaml schedule.cron
 	$(BIN)/python flows/schedule.py
 
-bench: $(VENV)/.installed  ## time `dvc repro` of every task from scratch
-	$(BIN)/python benchmarks/repro_time.py
+bench: $(VENV)/.installed  ## costs side by side (loop, cells, one-hot, orchestration, serving, scaling) -> metrics/bench.json
+	$(BIN)/python benchmarks/bench.py
+
+gpu-check: $(VENV)/.installed  ## every task's short training on CUDA and CPU: speed-up, memory, bf16 (DEVICE=cpu: CPU only)
+	$(BIN)/python benchmarks/gpu_check.py $(if $(DEVICE),--device $(DEVICE))
 
 clean:
 	rm -rf data/prepared data/validation data/vocab data/encoded models metrics plots

@@ -9,6 +9,13 @@ runs the same `rnnlab <stage> <task>` command as `dvc repro`, and DVC decides wh
 restores from its run cache, caches the outputs and records dvc.lock exactly as `dvc repro`
 does. When nothing changed, no stage runs, nothing is trained and the result says so.
 
+A cheap no-op: before submitting anything, the flow asks DVC once for the whole pipeline's
+status (`Repo.status()`, what `dvc status --json` prints) and submits a Prefect task only for
+the stages DVC reports changed and every stage downstream of one of them (an upstream stage that
+runs may change their dependencies). The others are reported `unchanged` without a subprocess,
+so a flow with nothing to do costs one DVC status, not one `dvc repro` per stage. `--force`
+submits every stage, as before.
+
 Concurrency: the tasks' chains share nothing, so their stages run at the same time on Prefect's
 thread pool. DVC holds its repository lock only while it checks and records a stage, not while
 the stage command runs; `--wait-for-lock` makes those short sections queue instead of failing.
@@ -124,6 +131,28 @@ def stage_graph(root: Path, tasks: list[str] | None = None) -> dict[str, list[st
         order = nx.lexicographical_topological_sort(sub.reverse(copy=True),
                                                     key=lambda s: position.get(s, 0))
         return {_target(root, s): [_target(root, u) for u in sub.successors(s)] for s in order}
+
+
+def stages_to_run(root: Path, graph: dict[str, list[str]], force: bool = False) -> list[str]:
+    """The stages of `graph` (stage_graph's order) that need a `dvc repro`: those one DVC status
+    of the whole pipeline reports changed, and everything downstream of them; all with `force`."""
+    if force:
+        return list(graph)
+    from dvc.repo import Repo
+
+    with Repo(str(root)) as repo:
+        changed = _changed(root, repo, graph)
+    run: list[str] = []
+    for stage, upstream in graph.items():  # dependencies come first
+        if stage in changed or any(u in run for u in upstream):
+            run.append(stage)
+    return run
+
+
+def _changed(root: Path, repo, graph: dict[str, list[str]]) -> set[str]:
+    status = repo.status()  # {addressing: [what changed]}: one pass over the whole pipeline
+    by_target = {s.addressing: _target(root, s) for s in repo.index.stages}
+    return {by_target.get(name, name) for name, changes in status.items() if changes} & set(graph)
 
 
 def _target(root: Path, stage) -> str:
@@ -281,18 +310,23 @@ def rnn_pipeline(tasks: list[str] | None = None, overrides: dict[str, Any] | Non
     graph = stage_graph(root, tasks)
     logger.info("stages (from dvc.yaml): %s", ", ".join(graph))
 
+    todo = stages_to_run(root, graph, force)
+    logger.info("DVC status: %d of %d stages to run%s", len(todo), len(graph),
+                f" ({', '.join(todo)})" if todo else "")
+
     futures = {}
-    for stage, upstream in graph.items():
+    for stage in todo:  # one Prefect task per stage that runs, in dependency order
         options: dict[str, Any] = {"task_run_name": stage}
         if split_stage_name(stage)[1] == VALIDATE:
             options["retries"] = 0
         futures[stage] = run_stage.with_options(**options).submit(
-            str(root), stage, force, wait_for=[futures[u] for u in upstream])
+            str(root), stage, force, wait_for=[futures[u] for u in graph[stage] if u in futures])
     wait(list(futures.values()))
     failed = [f.state for f in futures.values() if f.state.is_failed()]
     if failed:  # the flow run fails with the (first) failed stage's message
         return Failed(message=failed[0].message)
-    outcomes = {stage: f.result() for stage, f in futures.items()}
+    outcomes = {stage: futures[stage].result() if stage in futures else
+                {"stage": stage, "outcome": "unchanged", "seconds": 0.0} for stage in graph}
 
     pushed = push_outputs(str(root), list(graph)) if push else None
     per_task = summarize.with_options(task_run_name="summary")(str(root), tasks, outcomes)

@@ -130,6 +130,28 @@ def _toy_repo(root: Path, stages: dict) -> dict[str, str]:
     return env
 
 
+def test_one_dvc_status_picks_the_changed_stages_and_everything_downstream(pipeline,
+                                                                          tmp_path: Path):
+    env = _toy_repo(tmp_path, {
+        "a-first": {"cmd": "cp in_a.txt first_a.txt", "deps": ["in_a.txt"],
+                    "outs": ["first_a.txt"]},
+        "a-second": {"cmd": "cp first_a.txt second_a.txt", "deps": ["first_a.txt"],
+                     "outs": ["second_a.txt"]},
+        "b-first": {"cmd": "cp in_b.txt first_b.txt", "deps": ["in_b.txt"],
+                    "outs": ["first_b.txt"]},
+    })
+    for name in ("in_a.txt", "in_b.txt"):
+        (tmp_path / name).write_text("1\n")
+    graph = pipeline.stage_graph(tmp_path)
+    assert pipeline.stages_to_run(tmp_path, graph) == list(graph)  # never ran: all of them
+    subprocess.run([sys.executable, "-m", "dvc", "repro", "-q"], cwd=tmp_path, env=env,
+                   check=True)
+    assert pipeline.stages_to_run(tmp_path, graph) == []  # the cheap no-op
+    assert pipeline.stages_to_run(tmp_path, graph, force=True) == list(graph)
+    (tmp_path / "in_a.txt").write_text("2\n")  # a-second's own deps are unchanged until
+    assert pipeline.stages_to_run(tmp_path, graph) == ["a-first", "a-second"]  # a-first runs
+
+
 def test_a_failed_exit_is_retried_but_a_settings_error_is_not(pipeline):
     failed = pipeline.StageFailed("entity-train", "ERROR: failed to run: x, exited with 1")
     config = pipeline.StageFailed("entity-train", "ERROR: failed to run: x, exited with 2")
@@ -207,6 +229,7 @@ def test_second_flow_run_with_nothing_changed_trains_nothing_then_pushes(pipelin
     assert result["trained"] is False and result["ran"] == []
     assert "nothing changed" in result["message"]
     assert result["tasks"]["entity"]["stages"] == {s: "unchanged" for s in STAGES}
+    assert not [n for n in task_runs(result["flow_run_id"]) if n.startswith("entity-")]
     assert result["tasks"]["entity"]["champion"]["version"] == int(before["champion"])
     assert registry(flow_repo) == before  # no new run, no new version
     assert "up to date" in sh(flow_repo, "dvc", "status").stdout
