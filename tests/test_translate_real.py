@@ -309,23 +309,30 @@ def test_mlflow_models_serve_honours_the_params(served):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**clean_env(root), "MLFLOW_TRACKING_URI": f"sqlite:///{root}/mlruns/mlflow.db"}
+    log = open(root / "serve.log", "wb")  # noqa: SIM115 (closed in finally)
     server = subprocess.Popen(["mlflow", "models", "serve", "-m", uri, "--env-manager", "local",
                                "-h", "127.0.0.1", "-p", str(port)], cwd=root, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
 
     def ask(body: dict) -> list[str]:
         request = urllib.request.Request(f"{base}/invocations", json.dumps(body).encode(),
                                          {"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=30) as response:
+        with urllib.request.urlopen(request, timeout=60) as response:
             return json.loads(response.read())["predictions"]
 
+    def server_log() -> str:
+        return (root / "serve.log").read_text(errors="replace")[-3000:]
+
     try:
-        for _ in range(120):
+        deadline = time.monotonic() + 240  # the server imports MLflow's stack: slow on a busy CI
+        while True:
+            assert server.poll() is None, f"mlflow models serve exited:\n{server_log()}"
             try:
-                urllib.request.urlopen(f"{base}/ping", timeout=1)
+                urllib.request.urlopen(f"{base}/ping", timeout=2)
                 break
             except OSError:
+                assert time.monotonic() < deadline, f"server not up in 240 s:\n{server_log()}"
                 time.sleep(0.5)
         import pandas as pd
 
@@ -336,3 +343,4 @@ def test_mlflow_models_serve_honours_the_params(served):
     finally:
         server.terminate()
         server.wait(timeout=30)
+        log.close()
