@@ -244,6 +244,9 @@ def served(tmp_path_factory):
     old, saved = Path.cwd(), {k: os.environ.pop(k) for k in list(os.environ)
                               if k.startswith("MLFLOW_TRACKING")}
     os.chdir(root)
+    # An absolute store: MLflow caches its SQL store by URI string, so the relative default
+    # would reuse whichever folder an earlier test in this process opened first.
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{root}/mlruns/mlflow.db"
     try:
         for stage in STAGES:
             run_stage(stage, "translate", root / "params.yaml")
@@ -253,6 +256,7 @@ def served(tmp_path_factory):
         yield root, cfg.task("translate"), mlflow.pyfunc.load_model(uri), uri
     finally:
         os.chdir(old)
+        os.environ.pop("MLFLOW_TRACKING_URI")
         os.environ.update(saved)
 
 
