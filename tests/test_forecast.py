@@ -409,6 +409,45 @@ def test_a_too_short_series_names_the_params_and_suggests_values_that_pass(tmp_p
     assert validate("forecast", checks(cfg, D.prepare(cfg, 0)), tmp_path / "ok")["success"]
 
 
+def test_auto_settings_give_co2_its_values_and_fit_short_series():
+    """null settings: CO2's monthly grid gets 12 / 36 / 36 / 48 / 36; short yearly series get
+    M4's 6-year block, shrunk (block, window together) until the windows fit."""
+    auto = config.build(P.CONFIG, {"name": "forecast"}, "forecast")
+    got = D.resolved(auto, D.prepare(auto, 0))
+    assert (got.data.season_length, got.data.horizon_test, got.data.horizon_dev,
+            got.vocab.input_len, got.vocab.horizon) == (12, 36, 36, 48, 36)
+    shape = {n: D.settings(auto, n, "YS") for n in (100, 60)}
+    assert [(s.data.season_length, s.data.horizon_test, s.vocab.input_len, s.vocab.horizon)
+            for s in shape.values()] == [(1, 6, 18, 6), (1, 4, 12, 4)]
+    fixed = config.build(P.CONFIG, {"name": "forecast", "vocab": {"input_len": 30}}, "f")
+    assert D.settings(fixed, 60, "YS").vocab.input_len == 30  # explicit: never changed
+
+
+def test_a_short_yearly_series_runs_with_only_its_file_and_frequency(tmp_path):
+    """About 100 yearly points, params: the file and freq YS; everything else auto. Prepare,
+    validate, vocab, encode and a short training run, and the serving default is one H."""
+    frame = toy_series(100)
+    frame["date"] = pd.date_range("1900-01-01", periods=100, freq="YS").strftime("%Y-%m-%d")
+    cfg = config.build(P.CONFIG, {"name": "forecast", "data": {
+        "source": "csv", "path": write(tmp_path, frame), "freq": "YS"}}, "forecast")
+    frames = D.prepare(cfg, 0)
+    summary = validate("forecast", checks(cfg, frames), tmp_path / "v")
+    assert summary["success"], summary
+    assert summary["stats"]["series"]["settings"] == {
+        "season_length": 1, "horizon_test": 6, "horizon_dev": 6, "input_len": 18,
+        "horizon": 6, "freq": "YS"}
+    vocabs = SPEC.build_vocabs(frames["train"], cfg.vocab)
+    encoded = SPEC.encode(frames, vocabs)
+    assert encoded["train"]["x"].shape[1] == 18 and encoded["test"]["actual"].shape[1] == 6
+    net = SPEC.build_net(SPEC.net_config(cfg, vocabs))
+    short = dataclasses.replace(cfg.train, max_epochs=1)
+    train(net, SPEC.objective(cfg, net, vocabs), *SPEC.loaders(cfg, encoded, 0), short, CPU,
+          progress=False)
+    assert SPEC.predict_params(cfg) == {"steps": 0}
+    out = SPEC.predict(net.eval(), vocabs, _history(frames), {"steps": 0})
+    assert len(out) == 6 and out["date"].iloc[0] == "2000-01-01"
+
+
 def test_backtest_origins_stop_before_the_test_block_and_fit_only_their_past():
     cfg = task_config(data={"backtest": {"origins": 3, "step": 12}})
     frames = D.prepare(cfg, 0)
@@ -526,7 +565,7 @@ def test_serving_refuses_bad_requests(tiny_task):
     cfg, frames, vocabs, _, net = tiny_task
     history = _history(frames)
     for steps, match in ((25, r"steps must be in 1\.\.24 \(the model forecasts 6"),
-                         (0, r"steps must be in 1\.\.24"), (2.5, "steps must be an integer"),
+                         (-1, r"steps must be in 1\.\.24"), (2.5, "steps must be an integer"),
                          (True, "steps must be an integer")):
         with pytest.raises(BadInput, match=match):
             SPEC.predict(net, vocabs, history, {"steps": steps})

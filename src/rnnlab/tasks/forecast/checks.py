@@ -10,7 +10,7 @@ import pandas as pd
 
 from rnnlab.tasks import SPLITS
 from rnnlab.tasks.forecast import series as ts
-from rnnlab.tasks.forecast.data import train_windows
+from rnnlab.tasks.forecast.data import resolved, train_windows
 from rnnlab.tasks.forecast.params import ForecastConfig
 from rnnlab.validation import Check
 
@@ -20,6 +20,7 @@ def checks(cfg: ForecastConfig, frames: dict[str, pd.DataFrame]) -> list[Check]:
     Great Expectations suites."""
     import great_expectations.expectations as gxe
 
+    cfg = resolved(cfg, frames)
     v, d, w = cfg.validation, cfg.data, cfg.vocab
     lo, hi = v.min_value, v.max_value
     max_missing, max_gap = v.max_missing_fraction, v.max_gap
@@ -122,9 +123,13 @@ def checks(cfg: ForecastConfig, frames: dict[str, pd.DataFrame]) -> list[Check]:
                  "first": regular.loc[regular["split"] == s, "date"].min(),
                  "last": regular.loc[regular["split"] == s, "date"].max()}
              for s in SPLITS}
+    # the settings in force, auto ones as prepare derived them from the series
+    used = {"season_length": d.season_length, "horizon_test": d.horizon_test,
+            "horizon_dev": d.horizon_dev, "input_len": w.input_len, "horizon": w.horizon,
+            "freq": freq}
     return [Check("rows", rows, row_suite, ids, "as_written", stats=stats),
             Check("periods", regular, period_suite, ["split", "date"]),
-            Check("series", summary, series_suite, ["series"])]
+            Check("series", summary, series_suite, ["series"], stats={"settings": used})]
 
 
 def _text(dates: pd.Series) -> pd.Series:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
@@ -33,6 +35,63 @@ def calendar_ids(dates: pd.DatetimeIndex | pd.Series, period: int) -> np.ndarray
     return np.zeros(len(d), dtype=np.int64)
 
 
+# Auto scored block (data.horizon_test) per calendar period of the grid: M4's horizons for
+# yearly (6), quarterly (8), weekly (13) and daily (14) data; three years for monthly data.
+AUTO_BLOCK = {1: 6, 4: 8, 12: 36, 52: 13, 7: 14}
+# the settings prepare derives and stamps on every row (later stages read them from there)
+DERIVED = ("season_length", "horizon_test", "horizon_dev", "input_len", "horizon")
+
+
+def settings(cfg: ForecastConfig, n: int, freq: str) -> ForecastConfig:
+    """`cfg` with every null (auto) setting derived from a series of n periods on grid `freq`:
+    season_length = the calendar period (12 monthly, 4 quarterly, 52 weekly, 7 daily, else 1);
+    horizon_test = AUTO_BLOCK; horizon_dev and vocab.horizon = horizon_test; input_len = 4
+    seasons (3 x horizon when non-seasonal). When the series is too short for them with
+    `validation.min_train_windows` windows after the backtest's origins, the auto ones shrink
+    together until it fits; explicit settings are never changed (validation then names them)."""
+    d, w, v, b = cfg.data, cfg.vocab, cfg.validation, cfg.data.backtest
+    period = calendar_period(freq)
+    m = d.season_length if d.season_length is not None else period
+    first = d.horizon_test or AUTO_BLOCK.get(period, 6)
+    base_len = 4 * m if m > 1 else 3 * (w.horizon or first)  # input_len at the first block
+
+    def fill(t: int) -> tuple[int, int, int, int]:
+        ht = d.horizon_test or t
+        H = w.horizon or ht
+        L = w.input_len or max(2, round(base_len * t / first))
+        return ht, d.horizon_dev or ht, H, L
+
+    def fits(ht: int, hd: int, H: int, L: int) -> bool:
+        cut = b.origins * (b.step or ht) if b.origins > 0 else 0
+        return train_windows(n - ht - hd - cut, L, H, w.difference, w.stride) \
+            >= v.min_train_windows
+
+    chosen = fill(first)
+    if not fits(*chosen):
+        for t in range(first - 1, 0, -1):
+            if fits(*fill(t)):
+                chosen = fill(t)
+                break
+    ht, hd, H, L = chosen
+    return replace(cfg, data=replace(d, season_length=m, horizon_test=ht, horizon_dev=hd),
+                   vocab=replace(w, input_len=L, horizon=H))
+
+
+def resolved(cfg: ForecastConfig, frames: dict[str, pd.DataFrame] | pd.DataFrame
+             ) -> ForecastConfig:
+    """`cfg` with the settings prepare derived (stamped on every prepared row)."""
+    parts = [frames] if isinstance(frames, pd.DataFrame) else list(frames.values())
+    rows = next((f for f in parts if len(f) and "horizon_test" in f), None)
+    if rows is None:
+        return cfg
+    got = {k: int(rows[k].iloc[0]) for k in DERIVED}
+    return replace(cfg, data=replace(cfg.data, season_length=got["season_length"],
+                                     horizon_test=got["horizon_test"],
+                                     horizon_dev=got["horizon_dev"]),
+                   vocab=replace(cfg.vocab, input_len=got["input_len"],
+                                 horizon=got["horizon"]))
+
+
 def raw_inputs(cfg: ForecastConfig) -> list[str]:
     """The raw files prepare reads: the CSV for source csv, none for the built-in series."""
     return [cfg.data.path] if cfg.data.source == "csv" else []
@@ -41,7 +100,9 @@ def raw_inputs(cfg: ForecastConfig) -> list[str]:
 def prepare(cfg: ForecastConfig, seed: int) -> dict[str, pd.DataFrame]:
     """Raw rows of the series, kept as they came (validation judges them), each with the grid
     period it falls into, split by period: the last horizon_test periods are test, the
-    horizon_dev before them dev. Periods without any row get a placeholder row (row -1), so
+    horizon_dev before them dev (null settings are derived by `settings` and stamped on every
+    row, with freq and aggregate, for the later stages). Periods without any row get a
+    placeholder row (row -1), so
     every split holds all of its periods; a row whose date does not parse stays in train."""
     d = cfg.data
     if d.source in ts.BUILTIN:
@@ -59,8 +120,11 @@ def prepare(cfg: ForecastConfig, seed: int) -> dict[str, pd.DataFrame]:
         rows = pd.concat([rows, pd.DataFrame({
             "row": -1, "date_raw": "", "value_raw": "", "date": pd.NaT, "value": np.nan,
             "is_number": True, "period": empty})], ignore_index=True)
+    cfg = settings(cfg, len(periods), freq)
+    d, w = cfg.data, cfg.vocab
     rows = rows.assign(freq=freq, freq_exact=exact, aggregate=d.aggregate,
-                       season_length=d.season_length)
+                       season_length=d.season_length, horizon_test=d.horizon_test,
+                       horizon_dev=d.horizon_dev, input_len=w.input_len, horizon=w.horizon)
     return split_rows(rows, periods, d.horizon_test, d.horizon_dev)
 
 

@@ -12,7 +12,7 @@ from rnnlab.nn.loop import count_parameters
 from rnnlab.tasks import Evaluation
 from rnnlab.tasks.forecast.backtest import backtest, conformal_widths, interval_metrics
 from rnnlab.tasks.forecast.baselines import NAMES, baselines, ets_interval
-from rnnlab.tasks.forecast.data import series
+from rnnlab.tasks.forecast.data import resolved, series
 from rnnlab.tasks.forecast.figures import backtest_figure, forecast_figure
 from rnnlab.tasks.forecast.metrics import mase_scale, score
 from rnnlab.tasks.forecast.model import Forecaster
@@ -60,6 +60,7 @@ def evaluate(cfg: ForecastConfig, net: Forecaster, frames: dict[str, pd.DataFram
     on the history before it), then the dev and test blocks, each forecast from the history
     before it, with conformal intervals from the backtest errors next to ETS's (on the CPU:
     one window each, and the committed metrics were computed there)."""
+    cfg = resolved(cfg, frames)
     d = cfg.data
     level = d.backtest.interval
     bt_metrics, bt_table, errors = backtest(cfg, frames, seed)

@@ -27,9 +27,10 @@ class DataConfig:
     value_column: str = "value"
     freq: str = "MS"             # the grid: a pandas alias (MS, YS, W, D) | infer
     aggregate: Aggregate = "mean"  # several rows in one period (none: there must be one)
-    season_length: int = 12      # m of MASE, seasonal naive, ETS and SARIMA
-    horizon_test: int = 36       # the last periods: test
-    horizon_dev: int = 36        # the periods before them: dev
+    # null (auto): derived from the frequency and the series length by prepare (data.settings)
+    season_length: int | None = None  # m of MASE, seasonal naive, ETS and SARIMA
+    horizon_test: int | None = None   # the last periods: test (the scored block)
+    horizon_dev: int | None = None    # the periods before them: dev
     backtest: BacktestConfig = field(default_factory=BacktestConfig)
 
 
@@ -47,8 +48,8 @@ class WindowConfig:
     """forecast.vocab: how the series becomes windows (fitted on the training part only);
     not a word vocabulary."""
 
-    input_len: int = 48          # L: past periods the RNN reads
-    horizon: int = 36            # H: periods predicted at once (direct multi-output)
+    input_len: int | None = None  # L: past periods the RNN reads (null: auto)
+    horizon: int | None = None    # H: periods predicted at once, direct multi-output (null: auto)
     difference: int = 1          # k: model z<t> = y<t> - y<t-k> (0: the levels themselves)
     scale: Literal["standard", "none"] = "standard"  # (z - mean) / std of the training z
     stride: int = 1              # step between consecutive training windows
@@ -103,7 +104,7 @@ class BaselinesConfig:
 class DecodeConfig:
     """What serving forecasts (evaluate always forecasts exactly the dev and test blocks)."""
 
-    steps: int = 36              # periods a request forecasts unless it sets `steps`
+    steps: int | None = None     # periods a request forecasts unless it sets `steps` (null: H)
 
 
 @dataclass(frozen=True)

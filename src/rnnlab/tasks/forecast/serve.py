@@ -1,8 +1,8 @@
 """Serving: a history (date, value) in, the next `steps` periods out.
 
-`steps` (decode.steps, a request may set it) is capped at MAX_BLOCKS times the model's horizon
-H: past H the direct block is iterated on its own forecasts, and the error compounds with
-every block, so a request for more is refused rather than answered badly."""
+`steps` (decode.steps, a request may set it; 0: one horizon H) is capped at MAX_BLOCKS times
+the model's horizon H: past H the direct block is iterated on its own forecasts, and the error
+compounds with every block, so a request for more is refused rather than answered badly."""
 
 from __future__ import annotations
 
@@ -27,8 +27,14 @@ def max_steps(horizon: int) -> int:
 
 
 def predict_params(cfg: ForecastConfig) -> dict[str, int]:
-    """pyfunc params: how many periods to forecast (decode.steps)."""
-    steps, cap = cfg.decode.steps, max_steps(cfg.vocab.horizon)
+    """pyfunc params: how many periods to forecast (decode.steps; 0 when null: one model
+    horizon H, which an auto vocab.horizon only fixes at prepare)."""
+    steps = cfg.decode.steps
+    if steps is None:
+        return {"steps": 0}
+    if cfg.vocab.horizon is None:
+        return {"steps": steps}  # checked against the model's H per request
+    cap = max_steps(cfg.vocab.horizon)
     if not 1 <= steps <= cap:
         raise ConfigError(f"forecast.decode.steps must be in 1..{cap} ({MAX_BLOCKS} x "
                           f"vocab.horizon {cfg.vocab.horizon}), got {steps}")
@@ -51,9 +57,12 @@ def model_input(raw: Any) -> pd.DataFrame:
 
 
 def _steps(value: Any, horizon: int) -> int:
+    """A request's steps; 0 means one model horizon."""
     cap = max_steps(horizon)
     if isinstance(value, bool) or not isinstance(value, Integral):
         raise BadInput(f"steps must be an integer, got {value!r}")
+    if int(value) == 0:
+        return horizon
     if not 1 <= int(value) <= cap:
         raise BadInput(f"steps must be in 1..{cap} (the model forecasts {horizon} periods at "
                        f"once and iterates at most {MAX_BLOCKS} blocks), got {int(value)}")

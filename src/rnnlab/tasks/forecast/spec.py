@@ -51,7 +51,9 @@ SPEC = TaskSpec(
     requirements=("statsmodels",),
     # the checks count the training windows, so validate reads the window settings too;
     # evaluate reads data (season_length for MASE and the baselines, source, horizon_test)
-    reads={"validate": ("data", "validation", "vocab"),
+    # prepare derives the auto settings (data.settings) from data, vocab and validation
+    reads={"prepare": ("seed", "data", "vocab", "validation"),
+           "validate": ("data", "validation", "vocab"),
            # the backtest refits the scaler, windows and RNN per origin
            "evaluate": (*STAGE_PARAMS["evaluate"], "data", "vocab", "encoding", "model",
                         "train")},

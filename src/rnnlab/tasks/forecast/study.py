@@ -21,7 +21,7 @@ def study(config: Config, seeds: list[int], with_test: bool = False) -> dict[str
     import pytorch_lightning as pl
 
     from rnnlab.nn.loop import set_threads, train
-    from rnnlab.tasks.forecast.data import prepare
+    from rnnlab.tasks.forecast.data import prepare, resolved
     from rnnlab.tasks.forecast.evaluate import evaluate
     from rnnlab.tasks.forecast.model import build_net, net_config, objective
     from rnnlab.tasks.forecast.windows import build_vocabs, encode, loaders
@@ -29,6 +29,7 @@ def study(config: Config, seeds: list[int], with_test: bool = False) -> dict[str
     cfg = config.task("forecast")
     set_threads(config.trainer.threads)
     frames = prepare(cfg, seeds[0] if seeds else 0)
+    cfg = resolved(cfg, frames)
     vocabs = build_vocabs(frames["train"], cfg.vocab)
     encoded = encode(frames, vocabs)
     rows = []

@@ -46,6 +46,9 @@ class Scaler:
             season_length: int) -> Scaler:
         if window.scale not in SCALINGS:
             raise ValueError(f"forecast.vocab.scale must be one of {SCALINGS}")
+        if window.input_len is None or window.horizon is None:
+            raise ValueError("forecast.vocab: input_len / horizon are auto (null), but the "
+                             "prepared data carries no derived values: rerun prepare")
         if window.input_len < 1 or window.horizon < 1 or window.difference < 0:
             raise ValueError("forecast.vocab: input_len and horizon >= 1, difference >= 0")
         z = cls._diff(np.asarray(values, dtype=np.float64), window.difference)
@@ -91,7 +94,15 @@ def load_vocab(path: str | Path) -> Scaler:
 
 
 def build_vocabs(train: pd.DataFrame, vocab_cfg: WindowConfig) -> dict[str, Scaler]:
+    """The Scaler fitted on the training part, with the window settings (auto ones as
+    prepare derived them)."""
+    from dataclasses import replace
+
     freq, aggregate, m = meta(train)
+    if "input_len" in train and len(train):
+        first = train.iloc[0]
+        vocab_cfg = replace(vocab_cfg, input_len=vocab_cfg.input_len or int(first["input_len"]),
+                            horizon=vocab_cfg.horizon or int(first["horizon"]))
     y = ts.regular(train, freq, aggregate)["value"].to_numpy()
     return {"scaler": Scaler.fit(y, vocab_cfg, freq, aggregate, m)}
 
