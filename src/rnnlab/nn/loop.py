@@ -48,22 +48,55 @@ def collate(batch: list[Batch]) -> Batch:
     return out
 
 
+def ddp_worker() -> bool:
+    """True in a process Lightning's DDP launcher started for rank > 0: it re-runs the same
+    command, trains its shard in step with rank 0, and must leave outputs and tracking to
+    rank 0."""
+    import os
+
+    return int(os.environ.get("LOCAL_RANK", 0)) > 0 or int(os.environ.get("NODE_RANK", 0)) > 0
+
+
+def ddp_rank() -> tuple[int, int]:
+    """(rank, world size) of this process in a torch.distributed group, (0, 1) outside one."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
 class BucketBatches(Sampler[list[int]]):
     """Seeded random batches of similar-length sentences: a batch is trimmed to its longest
     sentence, so grouping lengths cuts the padded steps the RNN walks through. With `weights`,
     each epoch draws len(lengths) rows with replacement in proportion to them (a balanced
-    sampler) instead of a permutation."""
+    sampler) instead of a permutation.
+
+    Under DDP (Lightning cannot swap a batch sampler for a DistributedSampler) every rank
+    draws the same seeded batches and keeps every world-th one from its rank on, so each
+    batch is seen once per epoch; the count is cut to a multiple of the world size, so that
+    every rank takes the same number of steps (at most world - 1 batches are skipped)."""
 
     def __init__(self, lengths: torch.Tensor, batch_size: int, seed: int, pool: int = 50,
-                 weights: torch.Tensor | None = None) -> None:
+                 weights: torch.Tensor | None = None, rank: int | None = None,
+                 world: int | None = None) -> None:
         self.lengths, self.batch_size, self.seed, self.pool = lengths, batch_size, seed, pool
         self.weights = weights
+        self.rank, self.world = rank, world  # None: from torch.distributed when iterating
         self.epoch = 0
 
-    def __len__(self) -> int:
+    def _shard(self) -> tuple[int, int]:
+        got = ddp_rank()
+        return (got[0] if self.rank is None else self.rank,
+                got[1] if self.world is None else self.world)
+
+    def _batches(self) -> int:
         chunk = self.batch_size * self.pool
         full, rest = divmod(len(self.lengths), chunk)
         return full * self.pool + -(-rest // self.batch_size)
+
+    def __len__(self) -> int:
+        return self._batches() // self._shard()[1]
 
     def __iter__(self) -> Iterator[list[int]]:
         gen = torch.Generator().manual_seed(self.seed + self.epoch)
@@ -74,7 +107,9 @@ class BucketBatches(Sampler[list[int]]):
         for chunk in order.split(self.batch_size * self.pool):
             chunk = chunk[torch.argsort(self.lengths[chunk], stable=True)]
             batches.extend(chunk.split(self.batch_size))
-        for i in torch.randperm(len(batches), generator=gen).tolist():
+        rank, world = self._shard()
+        picked = torch.randperm(len(batches), generator=gen).tolist()
+        for i in picked[: len(picked) // world * world][rank::world]:
             yield batches[i].tolist()
 
 
@@ -159,6 +194,7 @@ class RNNModule(pl.LightningModule):
             self.ema = copy.deepcopy(net).requires_grad_(False)
             self._ema_steps = 0
         self._dev: list[Any] = []
+        self.gather_dev = True  # DDP: dev is sharded across ranks (train() sets it)
         self._losses: dict[str, list[float]] = {"train/loss": [], "dev/loss": []}
         self.history: list[dict[str, float]] = []  # one row per epoch, for the loss curves
 
@@ -198,7 +234,14 @@ class RNNModule(pl.LightningModule):
         self._dev.append(outputs)
 
     def on_validation_epoch_end(self) -> None:
-        metrics = self.objective.dev_metrics(self._dev) if self._dev else {}
+        outputs = self._dev
+        if self.trainer.world_size > 1 and self.gather_dev:  # DDP: score every rank's shard
+            import torch.distributed as dist
+
+            shards: list[Any] = [None] * self.trainer.world_size
+            dist.all_gather_object(shards, outputs)
+            outputs = [o for shard in shards for o in shard]
+        metrics = self.objective.dev_metrics(outputs) if outputs else {}
         for name, value in metrics.items():
             self.log(name, value, prog_bar=name.endswith("f1"))
         row: dict[str, float] = {"epoch": self.current_epoch + 1}
@@ -261,6 +304,11 @@ def train(net: nn.Module, objective: Objective, train_batches: DataLoader,
                        lr_patience=getattr(settings, "lr_patience", 1), max_epochs=epochs,
                        ema_decay=getattr(settings, "ema_decay", 0.0))
     monitor, mode = objective.monitor, objective.mode
+    # DDP: Lightning shards plain loaders with a DistributedSampler (dev too, so the dev
+    # outputs are gathered); it cannot do so for a batch sampler, so BucketBatches shards
+    # itself and dev is then scored whole on every rank
+    bucketed = isinstance(getattr(train_batches, "batch_sampler", None), BucketBatches)
+    module.gather_dev = not bucketed
     with tempfile.TemporaryDirectory(prefix="rnnlab-ckpt-") as ckpt_dir:
         best = ModelCheckpoint(dirpath=ckpt_dir, monitor=monitor, mode=mode, filename="best",
                                save_top_k=1, enable_version_counter=False)
@@ -272,7 +320,8 @@ def train(net: nn.Module, objective: Objective, train_batches: DataLoader,
             callbacks=[EarlyStopping(monitor=monitor, mode=mode, patience=settings.patience),
                        best],
             enable_progress_bar=progress, enable_model_summary=False,
-            enable_checkpointing=True, default_root_dir=ckpt_dir)
+            enable_checkpointing=True, default_root_dir=ckpt_dir,
+            use_distributed_sampler=not bucketed)
         fitter.fit(module, train_batches, dev_batches)
         if best.best_model_path:
             state = torch.load(best.best_model_path, map_location="cpu", weights_only=True)

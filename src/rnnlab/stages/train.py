@@ -18,7 +18,7 @@ import torch
 from rnnlab import tracking
 from rnnlab.config import Config
 from rnnlab.io import atomic_dir, atomic_path, file_digest, write_json
-from rnnlab.nn.loop import set_threads, train
+from rnnlab.nn.loop import ddp_worker, set_threads, train
 from rnnlab.stages import Paths
 from rnnlab.stages.common import read_encoded, read_vocabs, require_valid
 from rnnlab.tasks import TaskSpec
@@ -38,6 +38,9 @@ def run(spec: TaskSpec, cfg: Config) -> None:
     init_metrics = spec.init_net(tc, net, vocabs, encoded, cfg.seed) if spec.init_net else {}
     objective = spec.objective(tc, net, vocabs)
     train_batches, dev_batches = spec.loaders(tc, encoded, cfg.seed)
+    if ddp_worker():  # Lightning re-ran this command for another rank: train, write nothing
+        train(net, objective, train_batches, dev_batches, tc.train, cfg.trainer, progress=False)
+        return
 
     tracking.setup(cfg.mlflow, task)
     with mlflow.start_run(tags=tracking.run_tags(task, "train")) as active:
