@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from rnnlab.readers import source_stats
 from rnnlab.tasks import SPLITS
 from rnnlab.tasks.forecast import series as ts
 from rnnlab.tasks.forecast.data import train_windows
@@ -25,6 +26,8 @@ def checks(cfg: ForecastConfig, frames: dict[str, pd.DataFrame]) -> list[Check]:
     max_missing, max_gap = v.max_missing_fraction, v.max_gap
     min_windows = v.min_train_windows
 
+    sources = source_stats(frames)
+    frames = {s: frames[s] for s in SPLITS if s in frames}  # side frames: `sources`
     every = pd.concat([f.assign(split=s) for s, f in frames.items()], ignore_index=True)
     freq = str(every["freq"].iloc[0]) if len(every) else d.freq
     rows = every[every["row"] >= 0].sort_values("row").reset_index(drop=True)
@@ -122,6 +125,8 @@ def checks(cfg: ForecastConfig, frames: dict[str, pd.DataFrame]) -> list[Check]:
                  "first": regular.loc[regular["split"] == s, "date"].min(),
                  "last": regular.loc[regular["split"] == s, "date"].max()}
              for s in SPLITS}
+    if sources:
+        stats["sources"] = sources
     return [Check("rows", rows, row_suite, ids, "as_written", stats=stats),
             Check("periods", regular, period_suite, ["split", "date"]),
             Check("series", summary, series_suite, ["series"])]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from rnnlab.readers import TextFile, sources_frame
 from rnnlab.tasks import SPLITS
 from rnnlab.tasks.forecast import series as ts
 from rnnlab.tasks.forecast.params import ForecastConfig
@@ -44,10 +45,11 @@ def prepare(cfg: ForecastConfig, seed: int) -> dict[str, pd.DataFrame]:
     horizon_dev before them dev. Periods without any row get a placeholder row (row -1), so
     every split holds all of its periods; a row whose date does not parse stays in train."""
     d = cfg.data
+    sources: list[TextFile] = []
     if d.source in ts.BUILTIN:
         raw = ts.builtin(d.source)
     else:  # csv (the config admits nothing else)
-        raw = ts.read_csv(d.path, d.date_column, d.value_column)
+        raw = ts.read_csv(d.path, d.date_column, d.value_column, d.encoding, sources)
     freq, exact = d.freq, True
     if freq == "infer":
         freq, exact = ts.infer_freq(pd.to_datetime(raw["date"], errors="coerce",
@@ -61,7 +63,8 @@ def prepare(cfg: ForecastConfig, seed: int) -> dict[str, pd.DataFrame]:
             "is_number": True, "period": empty})], ignore_index=True)
     rows = rows.assign(freq=freq, freq_exact=exact, aggregate=d.aggregate,
                        season_length=d.season_length)
-    return split_rows(rows, periods, d.horizon_test, d.horizon_dev)
+    out = split_rows(rows, periods, d.horizon_test, d.horizon_dev)
+    return {**out, "sources": sources_frame(sources)} if sources else out
 
 
 def split_rows(rows: pd.DataFrame, periods: pd.DatetimeIndex, ht: int,
