@@ -20,6 +20,7 @@ from rnnlab.tasks.music.params import MusicConfig
 # the prepared frames besides the splits: files music21 could not read, every file (or tune)
 # chosen, the genres found before selection, and the ABC files decoded
 SIDE_FRAMES = ("failures", "files", "genres", "sources")
+NO_GENRE = "(none)"  # the `genres` frame's name for files / tunes without a genre
 COLUMNS = ["tune_id", "file", "title", "group", "genre", "genre_id", "metre", "metres", "key",
            "transposed_by", "tokens", "n_notes", "n_bars", "grace_notes"]
 
@@ -126,7 +127,7 @@ def prepare(cfg: MusicConfig, seed: int) -> dict[str, pd.DataFrame]:
     side = {"failures": pd.DataFrame(failures, columns=["file", "genre", "error"]),
             "files": pd.DataFrame({"file": [f.label or Path(f.path).name for f in chosen],
                                    "genre": [f.genre for f in chosen]}),
-            "genres": pd.DataFrame({"genre": [str(g) for g in found],
+            "genres": pd.DataFrame({"genre": [g or NO_GENRE for g in found],
                                     "found": [int(n) for n in found.values()],
                                     "selected": [g in genres for g in found]}),
             "sources": sources_frame(sources)}
