@@ -33,8 +33,6 @@ from rnnlab.readers import (
     text_problem,
 )
 
-__all__ = ["ReaderError", "read_peerread", "read_table"]  # ReaderError: re-exported
-
 SPLITS = ("train", "dev", "test")
 
 # PeerRead (ACL 2017) field names and the default recommendation -> decision mapping
