@@ -190,3 +190,17 @@ def test_summary_json_is_strict_json(tmp_path):
     parsed = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-JSON {c}"))
     assert parsed["stats"]["c"] == {"mean": None, "nested": [None, 1.0]}
     assert json.loads(strict_json({"a": math.nan})) == {"a": None}
+
+
+def test_series_dates_outside_the_nanosecond_range_are_named_rows(tmp_path):
+    """A bit flip turned 2000-10-01 into 3000-10-01 (found by test_fuzz_readers): the row
+    fails 'every date parses' instead of pandas' OutOfBoundsDatetime."""
+    dates = pd.date_range("2000-01-01", periods=84, freq="MS").strftime("%Y-%m-%d").tolist()
+    dates[9] = "3000-10-01"
+    path = tmp_path / "s.csv"
+    pd.DataFrame({"date": dates, "value": range(84)}).to_csv(path, index=False)
+    assert series.to_dates(pd.Series(dates)).isna().tolist() == [i == 9 for i in range(84)]
+    raw = series.read_csv(str(path))
+    rows = series.parse(raw, "MS")
+    assert rows.loc[rows["date"].isna(), "row"].tolist() == [9]
+    assert rows.loc[9, "date_raw"] == "3000-10-01"

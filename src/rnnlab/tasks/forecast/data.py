@@ -52,8 +52,7 @@ def prepare(cfg: ForecastConfig, seed: int) -> dict[str, pd.DataFrame]:
         raw = ts.read_csv(d.path, d.date_column, d.value_column, d.encoding, sources)
     freq, exact = d.freq, True
     if freq == "infer":
-        freq, exact = ts.infer_freq(pd.to_datetime(raw["date"], errors="coerce",
-                                                   format="mixed"))
+        freq, exact = ts.infer_freq(ts.to_dates(raw["date"]))
     rows = ts.parse(raw, freq)
     periods = ts.grid(rows["period"], freq)
     empty = periods.difference(pd.DatetimeIndex(rows["period"].dropna()))

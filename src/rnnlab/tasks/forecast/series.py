@@ -113,9 +113,19 @@ def period_start(dates: pd.Series, freq: str) -> pd.Series:
                      index=dates.index, dtype="datetime64[ns]")
 
 
+def to_dates(text: pd.Series) -> pd.Series:
+    """Date texts -> datetime64[ns]; what does not parse, or lies outside the nanosecond range
+    (years 1677-2262: a bit flip turns 2000 into 3000), is NaT, so validation names the row."""
+    dates = pd.to_datetime(text, errors="coerce", format="mixed")
+    if len(dates):
+        outside = (dates < pd.Timestamp.min) | (dates > pd.Timestamp.max)
+        dates = dates.mask(outside)
+    return dates.astype("datetime64[ns]")
+
+
 def parse(raw: pd.DataFrame, freq: str) -> pd.DataFrame:
     """Raw rows -> row, date_raw, value_raw, date, value, is_number, period (all rows kept)."""
-    dates = pd.to_datetime(raw["date"], errors="coerce", format="mixed")
+    dates = to_dates(raw["date"])
     parsed = [to_number(v) for v in raw["value"]]
     return pd.DataFrame({
         "row": np.arange(len(raw), dtype=np.int64),
