@@ -16,6 +16,7 @@ from rnnlab import config, serving, tasks
 from rnnlab.config import ConfigError, TrainerConfig, VocabConfig
 from rnnlab.nn import loop
 from rnnlab.nn.encoding import pad
+from rnnlab.readers import ReaderError
 from rnnlab.tasks.entity import data, evaluate, model, serve
 from rnnlab.tasks.entity.checks import checks
 from rnnlab.tasks.entity.conll import read_conll
@@ -121,7 +122,7 @@ def test_conll_reader_keeps_malformed_lines_for_validation(tmp_path):
     assert frame["tokens"].tolist() == [["Panthera", "leo", "is"], ["big"]]
     assert frame["tags"].tolist() == [["B-Species", None, "O"], ["O"]]
     assert frame["line"].tolist() == [1, 6]
-    with pytest.raises(FileNotFoundError, match=r"missing\.tsv"):
+    with pytest.raises(ReaderError, match=r"missing\.tsv: no such file"):
         read_conll(tmp_path / "missing.tsv")
 
 

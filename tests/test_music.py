@@ -173,7 +173,7 @@ def test_parallel_parsing_gives_the_same_tunes_in_the_same_order(folder: Path):
 
 def test_folder_source_prepares_genres_from_sub_folders_in_disjoint_splits(prepared):
     cfg, frames = prepared
-    assert set(frames) == {"train", "dev", "test", "failures", "files"}
+    assert set(frames) == {"train", "dev", "test", "failures", "files", "genres", "sources"}
     tunes = pd.concat([frames[s].assign(split=s) for s in ("train", "dev", "test")])
     assert sorted(tunes["genre"].unique()) == ["Jig", "Reel"] and len(tunes) == 12
     assert tunes.groupby("group")["split"].nunique().max() == 1

@@ -177,9 +177,9 @@ def test_csv_and_jsonl_readers_map_labels_and_keep_unknown_ones(tmp_path):
     assert readers.map_labels(peer["raw_label"], readers.PEERREAD_LABELS).tolist() == [
         "minor", "major"]
     assert readers.original_split(peer.assign(label="x"))["dev"]["text"].tolist() == ["weak"]
-    with pytest.raises(ValueError, match="no column"):
+    with pytest.raises(readers.ReaderError, match="no column"):
         readers.read_table(csv, "text", "score")
-    with pytest.raises(FileNotFoundError, match="not found"):
+    with pytest.raises(readers.ReaderError, match=r"missing\.csv: no such file"):
         readers.read_table(tmp_path / "missing.csv")
 
 
@@ -226,7 +226,9 @@ def test_real_corpus_source_with_grouped_resplit(tmp_path):
                             "label_map": {}, "split": "grouped"})
     assert cfg.data.label_map == {}
     frames = prepare(cfg, seed=0)
-    assert sum(len(f) for f in frames.values()) == 160
+    assert sum(len(frames[s]) for s in ("train", "dev", "test")) == 160
+    assert frames["sources"]["file"].tolist() == [str(path)]  # read, no BOM
+    assert not frames["sources"]["bom_stripped"].any()
     assert not set(frames["train"]["group"]) & set(frames["test"]["group"])
     assert (frames["train"]["label_id"] >= 0).all()
 
@@ -498,7 +500,9 @@ def test_cross_validation_cli(tmp_path, capsys):
 
 @pytest.mark.skipif(not PEERREAD.exists(), reason="the shared PeerRead copy is not here")
 def test_peerread_default_mapping_counts():
-    frame = readers.read_peerread(PEERREAD)
+    with pytest.raises(readers.ReaderError, match=r"U\+001F control character at line 79"):
+        readers.read_peerread(PEERREAD)  # one review holds a unit separator (PDF extraction)
+    frame = readers.read_peerread(PEERREAD, control_characters="remove")
     labels = readers.map_labels(frame["raw_label"], readers.PEERREAD_LABELS)
     assert len(frame) == 229 and frame["group"].nunique() == 114
     assert Counter(labels) == {"minor": 113, "reject": 54, "major": 53, "accept": 9}

@@ -22,6 +22,7 @@ from rnnlab import serving, tasks
 from rnnlab.config import ConfigError, TrainerConfig, build
 from rnnlab.nn.encoding import pad
 from rnnlab.nn.loop import train
+from rnnlab.readers import ReaderError
 from rnnlab.tasks.translate import grammar
 from rnnlab.tasks.translate.data import detokenize, groups, read_pairs, split_pairs, tokenize
 from rnnlab.tasks.translate.encoding import build_vocabs, encode, vocab_metrics
@@ -123,21 +124,26 @@ def test_tatoeba_reader_picks_columns_by_language_code(tmp_path: Path):
     assert frame["source"].iloc[0] == "Il gatto nero mangia il pesce."
     assert frame["target"].iloc[0] == "The black cat eats the fish."
     assert (frame["source"].iloc[5], frame["target"].iloc[5]) == ("Ciao.", "Hello.")
-    assert frame["line"].tolist() == [1, 2, 3, 4, 5, 6] and frame["utf8"].all()
+    assert frame["line"].tolist() == [1, 2, 3, 4, 5, 6]
     reverse = read_pairs(path, "tatoeba", "en", "it")
     assert reverse["source"].iloc[0] == "The black cat eats the fish."
 
 
 def test_anki_reader_and_malformed_lines_are_kept_for_validation(tmp_path: Path):
     path = tmp_path / "ita.txt"
-    path.write_bytes(b"Go.\tVai.\tCC-BY 2.0 (France) Attribution: tatoeba.org\n"
-                     b"Hi.\n" + b"Caf\xe9.\tCaff\xc3\xa8.\tx\n")
+    good = (b"Go.\tVai.\tCC-BY 2.0 (France) Attribution: tatoeba.org\n"
+            b"Hi.\n" + "Caf\u00e9.\tCaff\u00e8.\tx\n".encode())
+    path.write_bytes(good)
     frame = read_pairs(path, "anki", "it", "en")
     assert frame[["source", "target"]].iloc[0].tolist() == ["Vai.", "Go."]
     assert frame["n_fields"].tolist() == [3, 1, 3]
     assert frame["source"].iloc[1] == "" and frame["target"].iloc[1] == "Hi."
-    assert frame["utf8"].tolist() == [True, True, False]
-    assert frame["source"].iloc[2] == "Caffè."  # the valid field survives the bad byte
+    assert frame["source"].iloc[2] == "Caff\u00e8."
+    path.write_bytes(good + b"Caf\xe9.\tCaff\xe8.\tx\n")  # latin-1: stops, naming line 4
+    with pytest.raises(ReaderError, match=r"ita\.txt: not valid utf-8 at line 4 \(1\)"):
+        read_pairs(path, "anki", "it", "en")
+    assert read_pairs(path, "anki", "it", "en", encoding="latin-1")["source"].iloc[3] == \
+        "Caff\u00e8."
 
 
 def test_split_is_deterministic_and_keeps_duplicates_together():
@@ -395,7 +401,7 @@ def _bad_corpus(tmp_path: Path) -> Path:
     lines[11] = f"eng\tita\tA long one.\t{long}."          # 10x longer than the bound
     path = tmp_path / "bad.tsv"
     data = ("\n".join(lines) + "\n").encode()
-    data += b"eng\tita\tCoffee.\tCaff\xe8.\n"                # invalid UTF-8
+    data += b"eng\tita\tCoffee.\tCaff\x1b[31m\xc3\xa8.\n"    # an ANSI escape in a field
     path.write_bytes(data)
     return path
 
@@ -413,11 +419,15 @@ def test_validation_names_each_planted_fault(tmp_path: Path):
     assert lines["no empty target sentence"] == {4}
     assert lines["every line has 4 tab-separated fields (tatoeba format)"] == {8}
     assert 12 in lines["source length within [1, 30] tokens"]
-    assert lines["every line is valid UTF-8"] == {61}
+    assert lines["no source sentence is white space only or holds a control character, NUL, "
+                 "U+FFFD or a byte-order mark"] == {61}
     assert "length ratio (longer+1)/(shorter+1) at most 3.0" in failed
     for e in failed.values():  # every offending row says where it is
         assert all({"split", "pair_id", "file_line"} <= set(x) for x in e["examples"])
     assert "Validation failed for task 'translate'" in text and '"file_line": 12' in text
+    path.write_bytes(path.read_bytes() + b"eng\tita\tCoffee.\tCaff\xe8.\n")  # latin-1
+    with pytest.raises(ReaderError, match=r"bad\.tsv: not valid utf-8 at line 62 \(1\)"):
+        SPEC.prepare(cfg, 0)
 
 
 def test_validation_rejects_a_pair_in_two_splits_and_passes_clean_data(tmp_path: Path):

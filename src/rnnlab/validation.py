@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -89,6 +90,23 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _finite(value: Any) -> Any:
+    """NaN / inf (numpy's too) -> None, recursively: JSON has no NaN."""
+    value = _plain(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def strict_json(data: Any) -> str:
+    """`data` as strict JSON (RFC 8259: NaN and inf become null), for summary.json."""
+    return json.dumps(_finite(data), indent=2, default=_plain, allow_nan=False)
+
+
 def summarise(task: str, checks: list[Check], results: list[Any]) -> dict[str, Any]:
     expectations = []
     for check, result in zip(checks, results, strict=True):
@@ -143,7 +161,7 @@ def validate(task: str, checks: list[Check], out_dir: str | Path) -> dict[str, A
         full = [r.to_json_dict() for r in results]
         (out / "gx_result.json").write_text(json.dumps(full, indent=1, default=str))
         summary = summarise(task, checks, results)
-        (out / "summary.json").write_text(json.dumps(summary, indent=2, default=_plain) + "\n")
+        (out / "summary.json").write_text(strict_json(summary) + "\n")
     if not summary["success"]:
         raise ValidationFailed(failure_message(summary))
     return summary

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from rnnlab.readers import source_stats, text_problem
 from rnnlab.tasks import SPLITS
 from rnnlab.tasks.entity.params import EntityConfig
 from rnnlab.validation import Check
@@ -22,6 +23,8 @@ def checks(cfg: EntityConfig, frames: dict[str, pd.DataFrame]) -> list[Check]:
     min_tok, max_tok = v.min_tokens, v.max_tokens
     dup_min, dup_frac = v.duplicate_min_tokens, v.max_duplicate_fraction
 
+    sources = source_stats(frames)
+    frames = {s: frames[s] for s in SPLITS if s in frames}  # side frames: `sources`
     sentences = pd.concat([f.assign(split=s) for s, f in frames.items()], ignore_index=True)
     for col in ("tokens", "tags"):  # keep going on a broken schema so GX can report it
         if col not in sentences:
@@ -83,6 +86,8 @@ def checks(cfg: EntityConfig, frames: dict[str, pd.DataFrame]) -> list[Check]:
                          None if line is None or pd.isna(line) else int(line) + pos))
     tokens = pd.DataFrame(rows, columns=["split", "sentence_id", "position", "token", "tag",
                                          "file_line"])
+    tokens["token_problem"] = [text_problem(t, allow_empty=True) for t in tokens["token"]]
+    tokens["tag_problem"] = [text_problem(t, allow_empty=True) for t in tokens["tag"]]
     token_ids = ["split", "sentence_id", "position"]
     if tokens["file_line"].notna().any():
         token_ids.append("file_line")
@@ -95,11 +100,20 @@ def checks(cfg: EntityConfig, frames: dict[str, pd.DataFrame]) -> list[Check]:
             column="tag", value_set=allowed, description=f"tags only from {allowed}"),
         gxe.ExpectColumnValueLengthsToBeBetween(
             column="token", min_value=1, description="no empty tokens"),
+        gxe.ExpectColumnValuesToBeNull(
+            column="token_problem",
+            description="no token is white space only or holds a control character, NUL, "
+                        "U+FFFD or a byte-order mark"),
+        gxe.ExpectColumnValuesToBeNull(
+            column="tag_problem",
+            description="no tag holds a control character, NUL, U+FFFD or a byte-order mark"),
     ]
     entity = tokens["tag"].fillna("O") != "O"
     stats = {split: {"sentences": int((sentences["split"] == split).sum()),
                      "tokens": int((tokens["split"] == split).sum()),
                      "entity_tokens": int((entity & (tokens["split"] == split)).sum())}
              for split in SPLITS}
+    if sources:
+        stats["sources"] = sources
     return [Check("sentences", sentences, sentence_suite, ids, "text", stats=stats),
             Check("tokens", tokens, token_suite, token_ids, "token")]

@@ -29,11 +29,14 @@ def prepare(cfg: EntityConfig, seed: int) -> dict[str, pd.DataFrame]:
                                      "tokens": [list(t) for t, _ in rows],
                                      "tags": [list(g) for _, g in rows]})
                 for split, rows in sents.items()}
+    from rnnlab.readers import TextFile, require_folder, sources_frame
     from rnnlab.tasks.entity.conll import read_conll
 
-    root = Path(data.path)
+    root = require_folder(data.path, "entity.data.path")
     files = {"train": data.files.train, "dev": data.files.dev, "test": data.files.test}
-    return {split: read_conll(root / files[split]) for split in SPLITS}
+    sources: list[TextFile] = []
+    out = {split: read_conll(root / files[split], data.encoding, sources) for split in SPLITS}
+    return {**out, "sources": sources_frame(sources)}
 
 
 def raw_inputs(cfg: EntityConfig) -> list[str]:
@@ -188,4 +191,5 @@ def encode_split(frame: pd.DataFrame, vocabs: dict[str, Vocabulary]) -> dict[str
 
 def encode(frames: dict[str, pd.DataFrame],
            vocabs: dict[str, Vocabulary]) -> dict[str, dict[str, torch.Tensor]]:
-    return {split: encode_split(frame, vocabs) for split, frame in frames.items()}
+    return {split: encode_split(frame, vocabs) for split, frame in frames.items()
+            if split != "sources"}  # prepare's side frame: the files read

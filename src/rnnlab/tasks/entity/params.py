@@ -33,6 +33,7 @@ class DataConfig:
     builtin: BuiltinConfig = field(default_factory=BuiltinConfig)
     path: str = "data/raw/entity"  # conll: a folder holding `files`
     files: FilesConfig = field(default_factory=FilesConfig)
+    encoding: str = "utf-8"  # conll: the files' encoding; undecodable bytes stop prepare
     tags: tuple[str, ...] = ("O", "B-Species", "I-Species")  # the tags validation allows
 
 

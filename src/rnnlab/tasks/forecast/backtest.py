@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from rnnlab.tasks import SPLITS
 from rnnlab.tasks.forecast import series as ts
 from rnnlab.tasks.forecast.data import meta, split_rows
 from rnnlab.tasks.forecast.params import ForecastConfig
@@ -39,7 +40,7 @@ def origin_frames(frames: dict[str, pd.DataFrame], cfg: ForecastConfig,
     """The series up to origin k's block end (origin k x step periods before the test block,
     block horizon_test long), split into train / dev / test(= the scored block)."""
     d = cfg.data
-    rows = pd.concat([f for f in frames.values()], ignore_index=True)
+    rows = pd.concat([frames[s] for s in SPLITS if s in frames], ignore_index=True)
     freq, _, _ = meta(rows)
     periods = ts.grid(rows["period"], freq)
     end = len(periods) - k * step_of(cfg)  # the block [end - horizon_test, end)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from rnnlab.readers import source_stats
 from rnnlab.tasks import SPLITS
 from rnnlab.tasks.forecast import series as ts
 from rnnlab.tasks.forecast.data import resolved, train_windows
@@ -26,6 +27,8 @@ def checks(cfg: ForecastConfig, frames: dict[str, pd.DataFrame]) -> list[Check]:
     max_missing, max_gap = v.max_missing_fraction, v.max_gap
     min_windows = v.min_train_windows
 
+    sources = source_stats(frames)
+    frames = {s: frames[s] for s in SPLITS if s in frames}  # side frames: `sources`
     every = pd.concat([f.assign(split=s) for s, f in frames.items()], ignore_index=True)
     freq = str(every["freq"].iloc[0]) if len(every) else d.freq
     rows = every[every["row"] >= 0].sort_values("row").reset_index(drop=True)
@@ -127,6 +130,8 @@ def checks(cfg: ForecastConfig, frames: dict[str, pd.DataFrame]) -> list[Check]:
     used = {"season_length": d.season_length, "horizon_test": d.horizon_test,
             "horizon_dev": d.horizon_dev, "input_len": w.input_len, "horizon": w.horizon,
             "freq": freq}
+    if sources:
+        stats["sources"] = sources
     return [Check("rows", rows, row_suite, ids, "as_written", stats=stats),
             Check("periods", regular, period_suite, ["split", "date"]),
             Check("series", summary, series_suite, ["series"], stats={"settings": used})]

@@ -8,6 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
+from rnnlab.readers import TextFile, sources_frame
 from rnnlab.tasks import SPLITS
 from rnnlab.tasks.forecast import series as ts
 from rnnlab.tasks.forecast.params import ForecastConfig
@@ -102,17 +103,17 @@ def prepare(cfg: ForecastConfig, seed: int) -> dict[str, pd.DataFrame]:
     period it falls into, split by period: the last horizon_test periods are test, the
     horizon_dev before them dev (null settings are derived by `settings` and stamped on every
     row, with freq and aggregate, for the later stages). Periods without any row get a
-    placeholder row (row -1), so
-    every split holds all of its periods; a row whose date does not parse stays in train."""
+    placeholder row (row -1), so every split holds all of its periods; a row whose date does
+    not parse stays in train."""
     d = cfg.data
+    sources: list[TextFile] = []
     if d.source in ts.BUILTIN:
         raw = ts.builtin(d.source)
     else:  # csv (the config admits nothing else)
-        raw = ts.read_csv(d.path, d.date_column, d.value_column)
+        raw = ts.read_csv(d.path, d.date_column, d.value_column, d.encoding, sources)
     freq, exact = d.freq, True
     if freq == "infer":
-        freq, exact = ts.infer_freq(pd.to_datetime(raw["date"], errors="coerce",
-                                                   format="mixed"))
+        freq, exact = ts.infer_freq(ts.to_dates(raw["date"]))
     rows = ts.parse(raw, freq)
     periods = ts.grid(rows["period"], freq)
     empty = periods.difference(pd.DatetimeIndex(rows["period"].dropna()))
@@ -125,7 +126,8 @@ def prepare(cfg: ForecastConfig, seed: int) -> dict[str, pd.DataFrame]:
     rows = rows.assign(freq=freq, freq_exact=exact, aggregate=d.aggregate,
                        season_length=d.season_length, horizon_test=d.horizon_test,
                        horizon_dev=d.horizon_dev, input_len=w.input_len, horizon=w.horizon)
-    return split_rows(rows, periods, d.horizon_test, d.horizon_dev)
+    out = split_rows(rows, periods, d.horizon_test, d.horizon_dev)
+    return {**out, "sources": sources_frame(sources)} if sources else out
 
 
 def split_rows(rows: pd.DataFrame, periods: pd.DatetimeIndex, ht: int,

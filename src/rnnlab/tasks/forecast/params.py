@@ -25,6 +25,7 @@ class DataConfig:
     path: str = "data/raw/forecast/series.csv"  # csv: the file to read
     date_column: str = "date"    # csv: column names
     value_column: str = "value"
+    encoding: str = "utf-8"      # csv: the file's encoding; undecodable bytes stop prepare
     freq: str = "MS"             # the grid: a pandas alias (MS, YS, W, D) | infer
     aggregate: Aggregate = "mean"  # several rows in one period (none: there must be one)
     # null (auto): derived from the frequency and the series length by prepare (data.settings)

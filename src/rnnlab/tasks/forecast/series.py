@@ -13,8 +13,12 @@ with their rows instead of being sorted, dropped or averaged away silently.
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pandas as pd
+
+from rnnlab.readers import ReaderError, TextFile, read_text, reject_bad_lines
 
 BUILTIN = ("co2", "sunspots")
 AGGREGATES = ("mean", "sum", "last", "none")
@@ -42,13 +46,28 @@ def builtin(name: str) -> pd.DataFrame:
                          "value": ["" if np.isnan(v) else repr(float(v)) for v in values]})
 
 
-def read_csv(path: str, date_column: str = "date", value_column: str = "value") -> pd.DataFrame:
-    """A CSV's date and value columns, read as text (parsing is `parse`'s job)."""
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+def read_csv(path: str, date_column: str = "date", value_column: str = "value",
+             encoding: str = "utf-8", sources: list[TextFile] | None = None) -> pd.DataFrame:
+    """A CSV's date and value columns, read as text (parsing is `parse`'s job), with `line`:
+    the file line of each row. Decoded strictly (rnnlab.readers): undecodable bytes, control
+    characters, a file pandas cannot parse or a missing column stop prepare naming the file
+    and lines; a leading UTF-8 BOM is stripped (and recorded in `sources`)."""
+    tf = read_text(path, encoding, "forecast.data.encoding", "forecast.data.path")
+    reject_bad_lines(tf)
+    if sources is not None:
+        sources.append(tf)
+    if not tf.text.strip():
+        raise ReaderError(f"{tf.path}: the file is empty (forecast.data.path)")
+    try:
+        frame = pd.read_csv(io.StringIO(tf.text), dtype=str, keep_default_na=False)
+    except (ValueError, pd.errors.ParserError) as err:
+        raise ReaderError(f"{tf.path}: not a valid CSV file: {str(err).strip()[:300]}") \
+            from None
     missing = [c for c in (date_column, value_column) if c not in frame.columns]
     if missing:
-        raise ValueError(f"{path}: no column(s) {missing}; columns are {list(frame.columns)} "
-                         "(set forecast.data.date_column / value_column)")
+        raise ReaderError(f"{tf.path}: no column(s) {missing}; columns are "
+                          f"{list(frame.columns)[:20]} (set forecast.data.date_column / "
+                          "value_column)")
     return pd.DataFrame({"date": frame[date_column], "value": frame[value_column]})
 
 
@@ -94,9 +113,19 @@ def period_start(dates: pd.Series, freq: str) -> pd.Series:
                      index=dates.index, dtype="datetime64[ns]")
 
 
+def to_dates(text: pd.Series) -> pd.Series:
+    """Date texts -> datetime64[ns]; what does not parse, or lies outside the nanosecond range
+    (years 1677-2262: a bit flip turns 2000 into 3000), is NaT, so validation names the row."""
+    dates = pd.to_datetime(text, errors="coerce", format="mixed")
+    if len(dates):
+        outside = (dates < pd.Timestamp.min) | (dates > pd.Timestamp.max)
+        dates = dates.mask(outside)
+    return dates.astype("datetime64[ns]")
+
+
 def parse(raw: pd.DataFrame, freq: str) -> pd.DataFrame:
     """Raw rows -> row, date_raw, value_raw, date, value, is_number, period (all rows kept)."""
-    dates = pd.to_datetime(raw["date"], errors="coerce", format="mixed")
+    dates = to_dates(raw["date"])
     parsed = [to_number(v) for v in raw["value"]]
     return pd.DataFrame({
         "row": np.arange(len(raw), dtype=np.int64),

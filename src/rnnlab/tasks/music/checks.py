@@ -6,6 +6,7 @@ from typing import Any
 
 import pandas as pd
 
+from rnnlab.readers import source_stats
 from rnnlab.tasks import SPLITS
 from rnnlab.tasks.music import data as music
 from rnnlab.tasks.music.params import MusicConfig
@@ -46,14 +47,15 @@ def checks(cfg: MusicConfig, frames: dict[str, pd.DataFrame]) -> list[Check]:
     """Tune-level, genre-level and file-level Great Expectations suites."""
     import great_expectations.expectations as gxe
 
-    v = cfg.validation
+    v, d = cfg.validation, cfg.data
     min_notes, max_failed, min_train = v.min_notes, v.max_failed_fraction, v.min_train_per_genre
     splits = {s: frames[s] for s in SPLITS if s in frames}
     tunes = pd.concat([f.assign(split=s) for s, f in splits.items()], ignore_index=True)
     for col in ("genre", "title", "file", "tokens", "group"):
         if col not in tunes:
             tunes[col] = None
-    stats = pd.DataFrame([token_stats(list(t) if t is not None else []) for t in tunes["tokens"]])
+    stats = pd.DataFrame([token_stats(list(t) if t is not None else []) for t in tunes["tokens"]],
+                         columns=list(token_stats([])))
     tunes = pd.concat([tunes.drop(columns=[c for c in stats if c in tunes]), stats], axis=1)
     content = tunes["tokens"].map(lambda t: " ".join(t) if t is not None else "")
     tunes["in_two_splits"] = tunes.groupby(content)["split"].transform("nunique") > 1
@@ -93,7 +95,24 @@ def checks(cfg: MusicConfig, frames: dict[str, pd.DataFrame]) -> list[Check]:
                                                       for g in genres]})
     genre_suite = [gxe.ExpectColumnValuesToBeBetween(
         column="train", min_value=min_train,
-        description=f"each genre has at least {min_train} training tunes")]
+        description=f"each genre has at least {min_train} training tunes "
+                    "(music.validation.min_train_per_genre; or leave the genre out: "
+                    "music.data.genres)")]
+    # the genres found before selection (prepare's `genres` frame): what the message offers
+    found = frames.get("genres", pd.DataFrame(columns=["genre", "found", "selected"]))
+    found = found.sort_values(["found", "genre"], ascending=[False, True])
+    offer = ", ".join(f"{g} {int(n)}" for g, n in list(zip(found["genre"], found["found"],
+                                                            strict=True))[:8]) or "none"
+    enough = int((counts["train"] >= min_train).sum())
+    need = v.min_genres
+    overall = pd.DataFrame({"check": ["genres"], "genres_with_enough_tunes": [enough]})
+    overall_suite = [gxe.ExpectColumnValuesToBeBetween(
+        column="genres_with_enough_tunes", min_value=need,
+        description=f"at least {need} genres with {min_train}+ training tunes each, so genre "
+                    f"accuracy means something (selected: {genres or 'none'}; found "
+                    f"({d.genre_from}): {offer}). Change music.data.genre_from (filename | "
+                    "folder | rhythm), music.data.genres / max_genres / min_files, or "
+                    "music.validation.min_train_per_genre / min_genres")]
     files = _side_frame(cfg, frames, "files").copy()
     failed = set(_side_frame(cfg, frames, "failures")["file"])
     files["parsed"] = [f not in failed for f in files["file"]]
@@ -104,6 +123,13 @@ def checks(cfg: MusicConfig, frames: dict[str, pd.DataFrame]) -> list[Check]:
                      "genres": {g: int(((tunes["split"] == s) & (tunes["genre"] == g)).sum())
                                 for g in genres}} for s in splits}
     stats_out["files"] = {"selected": len(files), "failed": sorted(failed)}
+    stats_out["genres_found"] = {str(g): int(n) for g, n in zip(found["genre"], found["found"],
+                                                                  strict=True)}
+    sources = source_stats(frames)
+    if sources:
+        stats_out["sources"] = {"bom_stripped": sources["bom_stripped"],
+                                "files": len(sources["files"])}
     return [Check("tunes", tunes, tune_suite, ids, "title", stats=stats_out),
             Check("genres", counts, genre_suite, ["genre"]),
+            Check("genre_count", overall, overall_suite, ["check"]),
             Check("files", files, file_suite, ["file"])]

@@ -1,6 +1,12 @@
 """Melodies from music21: the package's own corpus (e.g. Ryan's Mammoth Collection, 1,059 ABC
 dance tunes, shipped with music21, no download) or a folder of the user's MIDI / MusicXML / ABC
-files with the genre taken from the sub-folder name.
+files with the genre taken from the sub-folder name, or, for collections whose file names say
+nothing (O'Neill's 1850: 39 files of 50-100 tunes each), from each ABC tune's `R:` (rhythm)
+field: `genre_from: rhythm` splits every ABC file into its tunes (`X:` starts one) and files
+each under its dance type ("R:double jig" -> Doublejig, "R:slip jig" / "R:slipjig" -> Slipjig).
+
+ABC files are decoded strictly (rnnlab.readers, `data.encoding`): undecodable bytes or control
+characters stop prepare naming the file and lines; a leading UTF-8 BOM is stripped.
 
 A tune becomes one token sequence, read off its first part measure by measure:
 
@@ -22,7 +28,9 @@ import re
 from collections.abc import Iterable
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
+
+from rnnlab.readers import ReaderError, TextFile, read_text, reject_bad_lines, require_folder
 
 BAR = "|"
 REST = "R"
@@ -147,32 +155,54 @@ def _scores(parsed: Any) -> list[Any]:
     return [parsed]
 
 
-def _parse_one(job: tuple[str, str | None, bool, bool]) -> tuple[list[dict], dict | None]:
+class Piece(NamedTuple):
+    """What prepare parses: a file, its genre, and for ABC the (strictly decoded) text of the
+    file or of one tune of it; `label` names it in the frames (`file.abc`, `file.abc#3`)."""
+
+    path: Path
+    genre: str | None
+    label: str = ""
+    abc: str | None = None
+
+
+def _piece(item: Piece | tuple[Path, str | None]) -> Piece:
+    if isinstance(item, Piece):
+        return item
+    path, genre = item
+    return Piece(Path(path), genre, Path(path).name, None)
+
+
+def _parse_one(job: tuple[Piece, bool, bool]) -> tuple[list[dict], dict | None]:
     from music21 import converter
 
-    path, genre, transpose, bar_tokens = job
-    name = Path(path).name
+    piece, transpose, bar_tokens = job
+    name = piece.label or Path(piece.path).name
     try:
-        scores = _scores(converter.parse(str(path)))
-        records = [tune_record(s, transpose, bar_tokens) for s in scores]
+        parsed = (converter.parse(str(piece.path)) if piece.abc is None
+                  else converter.parseData(piece.abc, format="abc"))
+        records = [tune_record(s, transpose, bar_tokens) for s in _scores(parsed)]
+        if not records:
+            raise ValueError("no tune in it")
     except Exception as err:
-        return [], {"file": name, "genre": genre, "error": f"{type(err).__name__}: {err}"[:300]}
+        return [], {"file": name, "genre": piece.genre,
+                    "error": f"{type(err).__name__}: {err}"[:300]}
     for i, rec in enumerate(records):
-        rec.update(file=name if len(records) == 1 else f"{name}#{i + 1}", genre=genre)
-        rec["title"] = rec["title"] or Path(path).stem
+        rec.update(file=name if len(records) == 1 else f"{name}#{i + 1}", genre=piece.genre)
+        rec["title"] = rec["title"] or Path(piece.path).stem
     return records, None
 
 
-def parse_files(files: Iterable[tuple[Path, str | None]], transpose: bool = False,
+def parse_files(files: Iterable[Piece | tuple[Path, str | None]], transpose: bool = False,
                 bar_tokens: bool = True, workers: int = 1, progress: bool = True,
                 label: str = "parse") -> tuple[list[dict], list[dict]]:
-    """Parse every (path, genre) with music21, in `workers` processes (results in file
-    order, so the output does not depend on it). Returns (tunes, failures): a file music21
-    cannot read is skipped and reported as {file, genre, error} instead of stopping the run."""
+    """Parse every piece (or (path, genre)) with music21, in `workers` processes (results in
+    file order, so the output does not depend on it). Returns (tunes, failures): a file
+    music21 cannot read is skipped and reported as {file, genre, error} instead of stopping
+    the run."""
     from tqdm import tqdm
 
-    jobs = [(str(p), g, transpose, bar_tokens) for p, g in files]
-    bar = tqdm(total=len(jobs), desc=label, unit="file", disable=not progress, mininterval=1.0)
+    jobs = [(_piece(f), transpose, bar_tokens) for f in files]
+    bar = tqdm(total=len(jobs), desc=label, unit="tune", disable=not progress, mininterval=1.0)
     tunes: list[dict] = []
     failures: list[dict] = []
     if workers > 1 and len(jobs) > 1:
@@ -194,22 +224,85 @@ def parse_files(files: Iterable[tuple[Path, str | None]], transpose: bool = Fals
     return tunes, failures
 
 
+# ---------------------------------------------------------------- ABC text
+
+_X = re.compile(r"^X:", re.MULTILINE)
+
+
+def split_abc(text: str) -> tuple[str, list[str]]:
+    """(file header, the tunes): a tune starts at an `X:` line; what precedes the first one
+    (default fields such as `L:` or `R:`) belongs to every tune."""
+    starts = [m.start() for m in _X.finditer(text)]
+    if not starts:
+        return "", [text] if text.strip() else []
+    header = text[:starts[0]]
+    return header, [text[a:b] for a, b in zip(starts, [*starts[1:], len(text)], strict=True)]
+
+
+def abc_field(text: str, name: str) -> str | None:
+    """The first `name:` field of an ABC text (header or tune), stripped; None if absent or
+    empty."""
+    hit = re.search(rf"^{name}:[ \t]*(.*?)[ \t]*\r?$", text, re.MULTILINE)
+    return hit.group(1) if hit and hit.group(1) else None
+
+
+def rhythm_genre(rhythm: str | None) -> str | None:
+    """An `R:` value as a genre name: letters only, capitalised ('double jig' -> Doublejig,
+    'slip-jig' / 'slip jig' / 'Slipjig' -> Slipjig); None if it holds no letter."""
+    letters = re.sub(r"[^a-z]", "", str(rhythm or "").lower())
+    return letters.capitalize() or None
+
+
+def read_abc(path: Path, encoding: str = "utf-8") -> TextFile:
+    """An ABC file's text, strictly decoded, BOM stripped, no control characters."""
+    tf = read_text(path, encoding, "music.data.encoding", "music.data.path")
+    reject_bad_lines(tf, "ABC text")
+    return tf
+
+
+def pieces(files: Iterable[tuple[Path, str | None]], genre_from: str,
+           encoding: str = "utf-8", sources: list[TextFile] | None = None) -> list[Piece]:
+    """(path, genre from the file or folder name) -> what prepare parses. ABC files are
+    decoded strictly (and appended to `sources`); with genre_from `rhythm` each tune of an
+    ABC file is one piece, its genre from its `R:` field (else the file header's; None
+    without one)."""
+    out: list[Piece] = []
+    for path, genre in files:
+        if path.suffix.lower() != ".abc":
+            out.append(Piece(path, None if genre_from == "rhythm" else genre, path.name, None))
+            continue
+        tf = read_abc(path, encoding)
+        if sources is not None:
+            sources.append(tf)
+        text = tf.text
+        if genre_from != "rhythm":
+            # music21 reads the file itself (and caches it) unless a BOM had to go
+            out.append(Piece(path, genre, path.name, text if tf.bom else None))
+            continue
+        header, tunes = split_abc(text)
+        for i, tune in enumerate(tunes, 1):
+            rhythm = abc_field(tune, "R") or abc_field(header, "R")
+            label = path.name if len(tunes) == 1 else f"{path.name}#{i}"
+            out.append(Piece(path, rhythm_genre(rhythm), label, header + tune))
+    return out
+
+
 def corpus_files(collection: str, genre_from: str = "filename") -> list[tuple[Path, str | None]]:
     """The files of one music21 corpus collection (shipped with the package) and their genre:
-    `filename` (the trailing word, Ryan's Mammoth), or `folder` (the parent folder's name)."""
+    `filename` (the trailing word, Ryan's Mammoth), `folder` (the parent folder's name), or
+    `rhythm` (None here: `pieces` reads each tune's R: field)."""
     from music21 import corpus
 
     paths = sorted(Path(p) for p in corpus.getComposer(collection))
     if not paths:
-        raise ValueError(f"music21's corpus has no collection {collection!r}")
+        raise ReaderError(f"music21's corpus has no collection {collection!r} "
+                          "(music.data.collection; e.g. ryansMammoth, oneills1850)")
     return [(p, _genre(p, genre_from)) for p in paths]
 
 
 def folder_files(root: str | Path) -> list[tuple[Path, str | None]]:
     """Music files under root/<genre>/ (any depth below it): the genre is the first sub-folder."""
-    root = Path(root)
-    if not root.is_dir():
-        raise FileNotFoundError(f"{root} is not a folder of <genre>/ sub-folders")
+    root = require_folder(root, "music.data.path")
     out = []
     for p in sorted(root.rglob("*")):
         if p.is_file() and p.suffix.lower() in SUFFIXES:
@@ -223,7 +316,9 @@ def _genre(path: Path, how: str) -> str | None:
         return genre_from_filename(path)
     if how == "folder":
         return path.parent.name
-    raise ValueError(f"genre_from must be filename or folder, got {how!r}")
+    if how == "rhythm":
+        return None
+    raise ValueError(f"genre_from must be filename, folder or rhythm, got {how!r}")
 
 
 def notes(tokens: Iterable[str]) -> list[list[Any]]:

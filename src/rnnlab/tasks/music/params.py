@@ -21,18 +21,24 @@ class MusicData:
     # corpus: a music21 collection (shipped, no download) | folder: <genre>/<file> of the user's
     source: Literal["corpus", "folder"] = "corpus"
     collection: str = "ryansMammoth"
-    genre_from: Literal["filename", "folder"] = "filename"  # corpus: where a file's genre is
+    # where a tune's genre is: filename (corpus: "AcrobatsHornpipe.abc") | folder (corpus: the
+    # parent folder; a folder source always uses its <genre>/ sub-folders) | rhythm (either
+    # source: each ABC tune's R: field, multi-tune files split into tunes)
+    genre_from: Literal["filename", "folder", "rhythm"] = "filename"
     path: str = "data/raw/music/tunes"  # folder: <genre>/<file>.{abc,mid,xml,mxl,...}
+    # a found genre -> the genre it counts as (e.g. {Doublejig: Jig}); null: as found
+    genre_map: dict[str, str] | None = None
     # null: the max_genres largest with >= min_files files; or the genres, in id order
     genres: tuple[str, ...] | None = None
     max_genres: int = 4
-    min_files: int = 20
+    min_files: int = 20  # files (genre_from rhythm: tunes) a genre needs to be selected
     limit: int = 0  # at most this many files per genre (0 = all; quick runs)
     transpose: bool = False  # every key signature moved to C / Am
     bar_tokens: bool = True  # "|" between bars, so the metre of generated tunes is measurable
     split: SplitShares = field(default_factory=SplitShares)
     split_seed: int | None = None  # null: the top-level seed
     workers: int = 2  # music21 parsing processes in prepare
+    encoding: str = "utf-8"  # ABC files' encoding; undecodable bytes stop prepare
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,7 @@ class MusicValidation:
     min_notes: int = 16
     max_failed_fraction: float = 0.02  # music21 may fail on this share of files
     min_train_per_genre: int = 10
+    min_genres: int = 2  # genres with min_train_per_genre training tunes (the classifier needs 2)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from rnnlab.readers import source_stats, text_problem
 from rnnlab.tasks import SPLITS
 from rnnlab.tasks.review.data import classes
 from rnnlab.tasks.review.params import ReviewConfig
@@ -27,6 +28,8 @@ def checks(cfg: ReviewConfig, frames: dict[str, pd.DataFrame]) -> list[Check]:
     v, names = cfg.validation, classes(cfg)
     min_tok, max_tok, min_class = v.min_tokens, v.max_tokens, v.min_per_class
 
+    sources = source_stats(frames)
+    frames = {s: frames[s] for s in SPLITS if s in frames}  # side frames: `sources`
     reports = pd.concat([f.assign(split=s) for s, f in frames.items()], ignore_index=True)
     for col in ("text", "label", "group", "n_tokens", "truncated"):
         if col not in reports:  # keep going on a broken schema so GX can report it
@@ -34,6 +37,7 @@ def checks(cfg: ReviewConfig, frames: dict[str, pd.DataFrame]) -> list[Check]:
     reports["n_tokens"] = [len(tokenize(t)) if isinstance(t, str) else 0
                            for t in reports["text"]]
     reports["n_chars"] = [len(t.strip()) if isinstance(t, str) else 0 for t in reports["text"]]
+    reports["text_problem"] = [text_problem(t, free_text=True) for t in reports["text"]]
     norm = reports["text"].map(normalise)
     reports["in_two_splits"] = reports.groupby(norm)["split"].transform("nunique") > 1
     group_splits = reports.groupby("group")["split"].transform("nunique")
@@ -48,6 +52,9 @@ def checks(cfg: ReviewConfig, frames: dict[str, pd.DataFrame]) -> list[Check]:
         gxe.ExpectColumnValuesToNotBeNull(column="text", description="no missing report text"),
         gxe.ExpectColumnValuesToBeBetween(
             column="n_chars", min_value=1, description="no empty reports"),
+        gxe.ExpectColumnValuesToBeNull(
+            column="text_problem",
+            description="no report holds a control character, NUL or U+FFFD"),
         gxe.ExpectColumnValuesToNotBeNull(column="label", description="no missing label"),
         gxe.ExpectColumnValuesToBeInSet(
             column="label", value_set=names, description=f"labels only from {names}"),
@@ -72,5 +79,7 @@ def checks(cfg: ReviewConfig, frames: dict[str, pd.DataFrame]) -> list[Check]:
                                   .astype(bool).sum()),
                  "classes": {c: int(n) for c, n in zip(counts["label"], counts[s], strict=True)}}
              for s in frames}
+    if sources:
+        stats["sources"] = sources
     return [Check("reports", reports, report_suite, ids, "text", stats=stats),
             Check("classes", counts, class_suite, ["label"])]

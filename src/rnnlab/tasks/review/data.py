@@ -14,6 +14,7 @@ import pandas as pd
 import torch
 
 from rnnlab.nn.encoding import pad
+from rnnlab.readers import TextFile, sources_frame
 from rnnlab.tasks import SPLITS
 from rnnlab.tasks.review import readers
 from rnnlab.tasks.review.params import TRUNCATIONS, ReviewConfig, ReviewVocabConfig
@@ -46,16 +47,19 @@ def raw_inputs(cfg: ReviewConfig) -> list[str]:
     return [] if cfg.data.source == "builtin" else [cfg.data.path]
 
 
-def read_reports(cfg: ReviewConfig) -> pd.DataFrame:
-    """Every report of a real corpus: text, raw_label, label (mapped), group, split."""
+def read_reports(cfg: ReviewConfig,
+                 sources: list[TextFile] | None = None) -> pd.DataFrame:
+    """Every report of a real corpus: text, raw_label, label (mapped), group, split; the
+    file read goes to `sources`."""
     data = cfg.data
     if data.source == "peerread":
-        frame = readers.read_peerread(data.path)
+        frame = readers.read_peerread(data.path, data.control_characters, sources)
         label_map = data.label_map or readers.PEERREAD_LABELS
     elif data.source in ("csv", "jsonl"):
         frame = readers.read_table(data.path, data.text_column, data.label_column,
                                    data.group_column, data.split_column, fmt=data.source,
-                                   encoding=data.encoding)
+                                   encoding=data.encoding, sources=sources,
+                                   control_characters=data.control_characters)
         label_map = data.label_map
     else:
         raise ValueError(f"review.data.source {data.source!r} is not a corpus file")
@@ -94,7 +98,8 @@ def prepare(cfg: ReviewConfig, seed: int) -> dict[str, pd.DataFrame]:
                                    "group": [f"{s}-{i}" for i in range(len(r))]})
                   for s, r in rows.items()}
     else:
-        frame = read_reports(cfg)
+        sources: list[TextFile] = []
+        frame = read_reports(cfg, sources)
         if data.split == "grouped":
             splits = readers.grouped_split(
                 frame, data.split_seed if data.split_seed is not None else seed,
@@ -107,6 +112,8 @@ def prepare(cfg: ReviewConfig, seed: int) -> dict[str, pd.DataFrame]:
             splits, dropped = readers.drop_cross_split_duplicates(splits)
             if any(dropped.values()):
                 print(f"prepare[review] dropped texts also in a later split: {dropped}")
+        return {**{s: finish(splits[s], cfg) for s in SPLITS},
+                "sources": sources_frame(sources)}
     return {s: finish(splits[s], cfg) for s in SPLITS}
 
 
@@ -149,4 +156,5 @@ def encode_split(frame: pd.DataFrame, vocabs: dict[str, Vocabulary]) -> dict[str
 
 def encode(frames: dict[str, pd.DataFrame],
            vocabs: dict[str, Vocabulary]) -> dict[str, dict[str, torch.Tensor]]:
-    return {s: encode_split(f, vocabs) for s, f in frames.items()}
+    return {s: encode_split(f, vocabs) for s, f in frames.items()
+            if s != "sources"}  # prepare's side frame: the files read

@@ -54,6 +54,9 @@ class DataConfig:
     label_map: dict[int | str, str] | None = field(default_factory=lambda: {
         5: "accept", 4: "minor", 3: "major", 2: "reject", 1: "reject"})
     encoding: str = "utf-8"  # csv | jsonl: the file's text encoding (e.g. cp1252, latin-1)
+    # a control character (NUL, ESC, U+001F ...) in a text: reject (fail naming the lines) |
+    # remove (delete them from the texts, counted; PeerRead has one U+001F from a PDF)
+    control_characters: Literal["reject", "remove"] = "reject"
     # a text in two splits fails validation; true: drop it from train (and dev) instead
     drop_cross_split_duplicates: bool = False
     split: Literal["grouped", "original"] = "grouped"

@@ -12,6 +12,8 @@ class balance. `grouped_folds` gives the same kind of folds for k-fold cross-val
 
 from __future__ import annotations
 
+import csv
+import dataclasses
 import io
 import re
 from collections.abc import Mapping
@@ -21,7 +23,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rnnlab.validation import ValidationFailed
+from rnnlab.readers import (
+    ReaderError,
+    TextFile,
+    line_list,
+    read_text,
+    reject_bad_lines,
+    remove_control,
+    text_problem,
+)
 
 SPLITS = ("train", "dev", "test")
 
@@ -31,69 +41,66 @@ PEERREAD = {"text_column": "comments", "label_column": "recommendation",
 PEERREAD_LABELS = {5: "accept", 4: "minor", 3: "major", 2: "reject", 1: "reject"}
 
 
-class ReaderError(ValidationFailed):
-    """A corpus file that cannot be read as declared (encoding, missing or non-text values):
-    the message names the file, the rule and the first offending lines, and prepare stops, so
-    nothing downstream runs and nothing is registered."""
-
-
-MAX_LINES = 5
-
-
-def _lines(numbers: list[int]) -> str:
-    shown = ", ".join(str(n) for n in numbers[:MAX_LINES])
-    more = f", ... ({len(numbers)} in all)" if len(numbers) > MAX_LINES else f" ({len(numbers)})"
-    return f"line{'s' if len(numbers) > 1 else ''} {shown}{more}"
-
-
-def decode_file(path: Path, encoding: str = "utf-8") -> str:
-    """The whole file as text; undecodable lines fail with their numbers and the first error."""
-    raw = path.read_bytes()
-    try:
-        return raw.decode(encoding)
-    except UnicodeDecodeError as first:
-        bad = []
-        for number, line in enumerate(raw.split(b"\n"), start=1):
-            try:
-                line.decode(encoding)
-            except UnicodeDecodeError:
-                bad.append(number)
-        raise ReaderError(
-            f"{path}: not valid {encoding} at {_lines(bad)}: {first.reason} "
-            f"(byte 0x{raw[first.start]:02x} at file offset {first.start}); "
-            f"declare the file's encoding with review.data.encoding (e.g. cp1252)") from None
-    except LookupError:
-        raise ReaderError(f"{path}: unknown encoding {encoding!r} (review.data.encoding)") \
-            from None
-
-
 def read_table(path: str | Path, text_column: str = "text", label_column: str = "label",
                group_column: str | None = None, split_column: str | None = None,
-               fmt: str | None = None, encoding: str = "utf-8") -> pd.DataFrame:
+               fmt: str | None = None, encoding: str = "utf-8",
+               sources: list[TextFile] | None = None,
+               control_characters: str = "reject") -> pd.DataFrame:
     """A CSV or JSON Lines file (by `fmt`, else by suffix) -> text, raw_label, group, split.
 
-    Read as `encoding`; a missing (null / empty) text or label, or a text that is not a plain
-    string (a JSON object or list, a number), fails naming the file and lines."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"review corpus not found: {path}")
-    fmt = fmt or ("jsonl" if path.suffix in (".jsonl", ".json", ".ndjson") else "csv")
-    text = decode_file(path, encoding)
-    if fmt == "jsonl":
-        raw = pd.read_json(io.StringIO(text), lines=True, dtype=False)
-        # file line of each record (blank lines are skipped by the reader)
-        line_of = [i for i, ln in enumerate(text.split("\n"), start=1) if ln.strip()]
-    elif fmt == "csv":
-        raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_values=[])
-        # a quoted field may span lines: count them (header is line 1)
-        line_of = _csv_record_lines(text, len(raw))
-    else:
+    Read strictly as `encoding` (a leading UTF-8 BOM is stripped; the file read is appended
+    to `sources`). A line holding a control character, a missing (null / empty / white space)
+    text or label, or a text that is not a plain string (a JSON object or list, a number),
+    fails naming the file and lines; so does a file pandas cannot parse. With
+    `control_characters="remove"` control characters are deleted from the texts instead
+    (counted on stdout) and only the rest fails."""
+    fmt = fmt or ("jsonl" if Path(path).suffix in (".jsonl", ".json", ".ndjson") else "csv")
+    if fmt not in ("csv", "jsonl"):
         raise ValueError(f"review format must be csv or jsonl, got {fmt!r}")
+    tf = read_text(path, encoding, "review.data.encoding", "review.data.path")
+    path, text = tf.path, tf.text
+    if control_characters == "remove":
+        text, removed = remove_control(text)
+        if removed:
+            print(f"prepare[review] removed {removed} control character(s) from {path} "
+                  "(review.data.control_characters: remove)")
+    reject_bad_lines(dataclasses.replace(tf, text=text))
+    if sources is not None:
+        sources.append(tf)
+    if not text.strip():
+        raise ReaderError(f"{path}: the file is empty (review.data.path)")
+    try:
+        if fmt == "jsonl":
+            raw = pd.read_json(io.StringIO(text), lines=True, dtype=False)
+            # file line of each record (blank lines are skipped by the reader)
+            line_of = [i for i, ln in enumerate(text.split("\n"), start=1) if ln.strip()]
+        else:
+            raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
+                              na_values=[])
+            # a quoted field may span lines: count them (header is line 1)
+            line_of = _csv_record_lines(text, len(raw))
+    except (ValueError, pd.errors.ParserError, UnicodeError, csv.Error) as err:
+        # pandas' own message names the line (CSV) or the JSON error
+        raise ReaderError(f"{path}: not a valid {fmt} file (review.data.source): "
+                          f"{str(err).strip()[:300]}") from None
+    if fmt == "jsonl" and len(line_of) != len(raw):
+        line_of = list(range(1, len(raw) + 1))
     for col in (text_column, label_column):
         if col not in raw:
-            raise ValueError(f"{path}: no column {col!r} (columns: {list(raw.columns)})")
+            raise ReaderError(f"{path}: no column {col!r} (columns: {list(raw.columns)[:20]}; "
+                              f"set review.data.{'text' if col == text_column else 'label'}"
+                              "_column)")
     if group_column and group_column not in raw:
-        raise ValueError(f"{path}: no group column {group_column!r}")
+        raise ReaderError(f"{path}: no group column {group_column!r} "
+                          "(review.data.group_column)")
+    if control_characters == "remove" and len(raw):  # JSON escapes such as \u001f
+        cleaned = [remove_control(v) if isinstance(v, str) else (v, 0)
+                   for v in raw[text_column]]
+        if sum(n for _, n in cleaned):
+            print(f"prepare[review] removed {sum(n for _, n in cleaned)} control character(s) "
+                  f"from {sum(n > 0 for _, n in cleaned)} text(s) of {path} "
+                  "(review.data.control_characters: remove)")
+        raw[text_column] = pd.Series([v for v, _ in cleaned], index=raw.index, dtype=object)
     _require(path, raw[text_column], line_of, text_column, text=True)
     _require(path, raw[label_column], line_of, label_column, text=False)
     frame = pd.DataFrame({
@@ -110,8 +117,6 @@ def read_table(path: str | Path, text_column: str = "text", label_column: str = 
 
 def _csv_record_lines(text: str, n: int) -> list[int]:
     """The file line on which each CSV record starts (csv module, same quoting as pandas)."""
-    import csv
-
     reader = csv.reader(io.StringIO(text))
     next(reader, None)
     starts, line = [], reader.line_num + 1
@@ -127,24 +132,34 @@ def _require(path: Path, values: pd.Series, line_of: list[int], column: str,
                if _missing(v) or (isinstance(v, str) and not v.strip())]
     if missing:
         raise ReaderError(f"{path}: column {column!r} is missing (null or empty) at "
-                          f"{_lines(missing)}")
+                          f"{line_list(missing)}")
+    # JSON escapes (\u0000) reach here past the raw line scan
+    bad = [(line_of[i], p) for i, v in enumerate(values)
+           if isinstance(v, str) and (p := text_problem(v, free_text=True))]
+    if bad:
+        raise ReaderError(f"{path}: column {column!r} holds a {bad[0][1]} at "
+                          f"{line_list([n for n, _ in bad])}: control characters and NUL "
+                          "are not text; clean the file, or set "
+                          "review.data.control_characters: remove")
     if text:
         wrong = [(line_of[i], type(v).__name__) for i, v in enumerate(values)
                  if not isinstance(v, str)]
         if wrong:
             kinds = sorted({k for _, k in wrong})
             raise ReaderError(f"{path}: column {column!r} must hold plain text, found "
-                              f"{'/'.join(kinds)} at {_lines([n for n, _ in wrong])}")
+                              f"{'/'.join(kinds)} at {line_list([n for n, _ in wrong])}")
     else:
         wrong = [line_of[i] for i, v in enumerate(values) if isinstance(v, dict | list)]
         if wrong:
             raise ReaderError(f"{path}: column {column!r} must hold a label, found a JSON "
-                              f"object or list at {_lines(wrong)}")
+                              f"object or list at {line_list(wrong)}")
 
 
-def read_peerread(path: str | Path) -> pd.DataFrame:
+def read_peerread(path: str | Path, control_characters: str = "reject",
+                  sources: list[TextFile] | None = None) -> pd.DataFrame:
     """PeerRead reviews.jsonl (see its SOURCE.md): comments, recommendation 1-5, paper_id."""
-    return read_table(path, fmt="jsonl", **PEERREAD)
+    return read_table(path, fmt="jsonl", sources=sources,
+                      control_characters=control_characters, **PEERREAD)
 
 
 def _missing(value: Any) -> bool:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from rnnlab.readers import source_stats, text_problem
 from rnnlab.tasks import SPLITS
 from rnnlab.tasks.translate.data import FORMATS, normalise
 
@@ -16,8 +17,8 @@ if TYPE_CHECKING:
 
 
 def checks(cfg: TranslateConfig, frames: dict[str, pd.DataFrame]) -> list[Check]:
-    """Pair-level Great Expectations suite: fields, UTF-8, both sides non-empty, lengths and
-    length ratio within bounds, no pair (or source sentence) in two splits."""
+    """Pair-level Great Expectations suite: fields, clean characters, both sides non-empty,
+    lengths and length ratio within bounds, no pair (or source sentence) in two splits."""
     import great_expectations.expectations as gxe
 
     from rnnlab.validation import Check
@@ -26,6 +27,8 @@ def checks(cfg: TranslateConfig, frames: dict[str, pd.DataFrame]) -> list[Check]
     min_tok, max_tok, max_ratio = v.min_tokens, v.max_tokens, v.max_length_ratio
     kind = cfg.data.source
 
+    sources = source_stats(frames)
+    frames = {s: frames[s] for s in SPLITS if s in frames}  # side frames: `sources`
     pairs = pd.concat([f.assign(split=s) for s, f in frames.items()], ignore_index=True)
     for col in ("source", "target", "source_tokens", "target_tokens"):
         if col not in pairs:  # keep going on a broken schema so GX can report it
@@ -69,9 +72,13 @@ def checks(cfg: TranslateConfig, frames: dict[str, pd.DataFrame]) -> list[Check]
             column="n_fields", value_set=allowed,
             description=f"every line has {' or '.join(map(str, allowed))} tab-separated fields "
                         f"({kind} format)"))
-    if "utf8" in pairs:
-        suite.append(gxe.ExpectColumnValuesToBeInSet(
-            column="utf8", value_set=[True], description="every line is valid UTF-8"))
+    pairs["source_problem"] = [text_problem(t, allow_empty=True) for t in pairs["source"]]
+    pairs["target_problem"] = [text_problem(t, allow_empty=True) for t in pairs["target"]]
+    for side in ("source", "target"):
+        suite.append(gxe.ExpectColumnValuesToBeNull(
+            column=f"{side}_problem",
+            description=f"no {side} sentence is white space only or holds a control "
+                        "character, NUL, U+FFFD or a byte-order mark"))
     suite += [
         gxe.ExpectColumnValuesToBeBetween(
             column="source_chars", min_value=1, description="no empty source sentence"),
@@ -100,4 +107,6 @@ def checks(cfg: TranslateConfig, frames: dict[str, pd.DataFrame]) -> list[Check]
                  "source_tokens": int(pairs.loc[pairs["split"] == s, "source_len"].sum()),
                  "target_tokens": int(pairs.loc[pairs["split"] == s, "target_len"].sum())}
              for s in SPLITS}
+    if sources:
+        stats["sources"] = sources
     return [Check("pairs", pairs, suite, ids, "text", stats=stats)]

@@ -3,8 +3,10 @@ tab-separated readers, a deterministic split of one file into train/dev/test, an
 (the configured source, built-in grammar or file, as tokenised split frames).
 
 Readers never drop or repair a bad line. A line with the wrong number of fields keeps what it
-has (a missing side is empty), and a line that is not valid UTF-8 is decoded with replacement
-characters and flagged, so validation can name the file line and stop the pipeline.
+has (a missing side is empty), and a field with a control character stays as it is, so
+validation can name the file line and stop the pipeline. The file is decoded strictly
+(rnnlab.readers, `data.encoding`): undecodable bytes stop prepare naming the file and lines,
+and a leading UTF-8 BOM is stripped (the validation summary says so).
 
 Tokens are words and punctuation, with the clitics that carry a word of their own split off:
 Italian elisions ("l'uomo" -> "l'" "uomo", "dell'anno" -> "dell'" "anno") and English
@@ -24,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from rnnlab.readers import TextFile, read_text, sources_frame
 from rnnlab.tasks import SPLITS
 
 if TYPE_CHECKING:
@@ -96,35 +99,26 @@ def detokenize(tokens: Sequence[str], lang: str = "en") -> str:
 
 
 def read_pairs(path: str | Path, fmt: str, source: str, target: str,
-               anki_languages: Sequence[str] = ("en", "it")) -> pd.DataFrame:
+               anki_languages: Sequence[str] = ("en", "it"), encoding: str = "utf-8",
+               sources: list[TextFile] | None = None) -> pd.DataFrame:
     """Every line of a Tatoeba (`eng<TAB>ita<TAB>English<TAB>Italian`) or Anki
     (`English<TAB>Italian[<TAB>attribution]`) file -> pair_id, source, target, line (1-based),
-    n_fields, utf8 (False: the line was not valid UTF-8, decoded with U+FFFD)."""
-    from tqdm import tqdm
-
+    n_fields. The file read is appended to `sources`."""
     if fmt not in FORMATS:
         raise ValueError(f"translate.data.source must be one of builtin, {', '.join(FORMATS)}; "
                          f"got {fmt!r}")
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"parallel corpus not found: {path}")
     if fmt == "anki":
         langs = [str(x) for x in anki_languages]
         for lang in (source, target):
             if lang not in langs:
                 raise ValueError(f"anki_languages {langs} has no column for {lang!r}")
         col = {source: langs.index(source), target: langs.index(target)}
+    tf = read_text(path, encoding, "translate.data.encoding",
+                   "translate.data.path / translate.data.files")
+    if sources is not None:
+        sources.append(tf)
     rows = []
-    raw = path.read_bytes().split(b"\n")
-    if raw and raw[-1] == b"":
-        raw = raw[:-1]
-    for lineno, data in enumerate(tqdm(raw, desc=f"read {path.name}", unit=" lines",
-                                       mininterval=1.0, disable=len(raw) < 20000), 1):
-        data = data.rstrip(b"\r")
-        try:
-            line, ok = data.decode("utf-8"), True
-        except UnicodeDecodeError:
-            line, ok = data.decode("utf-8", errors="replace"), False
+    for lineno, line in enumerate(tf.lines(), 1):
         fields = line.split("\t")
         if fmt == "tatoeba":
             codes = fields[:2]
@@ -134,8 +128,8 @@ def read_pairs(path: str | Path, fmt: str, source: str, target: str,
             src_i, tgt_i = col[source], col[target]
         rows.append({"source": fields[src_i] if src_i < len(fields) else "",
                      "target": fields[tgt_i] if tgt_i < len(fields) else "",
-                     "line": lineno, "n_fields": len(fields), "utf8": ok})
-    frame = pd.DataFrame(rows, columns=["source", "target", "line", "n_fields", "utf8"])
+                     "line": lineno, "n_fields": len(fields)})
+    frame = pd.DataFrame(rows, columns=["source", "target", "line", "n_fields"])
     frame.insert(0, "pair_id", range(len(frame)))
     return frame
 
@@ -206,7 +200,7 @@ def split_pairs(frame: pd.DataFrame, seed: int, dev: float = 0.1,
 
 def finish(frame: pd.DataFrame, src: str, tgt: str) -> pd.DataFrame:
     """Tokenise one split: pair_id, source, target (raw text), source_tokens, target_tokens,
-    and the reader's file_line / n_fields / utf8 when the pairs came from a file."""
+    and the reader's file_line / n_fields when the pairs came from a file."""
     out = frame.reset_index(drop=True).copy()
     out["pair_id"] = out.get("pair_id", pd.Series(range(len(out)))).astype(int)
     out["source_tokens"] = [tokenize(str(t), src) for t in out["source"]]
@@ -232,16 +226,23 @@ def prepare(cfg: TranslateConfig, seed: int) -> dict[str, pd.DataFrame]:
                                    "source": [p[first] for p in r],
                                    "target": [p[1 - first] for p in r]})
                   for s, r in rows.items()}
-    elif data.files is not None:
-        splits = read_files(data, seed if data.split_seed is None else data.split_seed)
     else:
-        frame = read_pairs(data.path, data.source, src, tgt, data.anki_languages)
-        splits = split_pairs(frame, seed if data.split_seed is None else data.split_seed,
-                             data.split.dev, data.split.test)
+        sources: list[TextFile] = []
+        if data.files is not None:
+            splits = read_files(data, seed if data.split_seed is None else data.split_seed,
+                                sources)
+        else:
+            frame = read_pairs(data.path, data.source, src, tgt, data.anki_languages,
+                               data.encoding, sources)
+            splits = split_pairs(frame, seed if data.split_seed is None else data.split_seed,
+                                 data.split.dev, data.split.test)
+        return {**{s: finish(splits[s], src, tgt) for s in SPLITS},
+                "sources": sources_frame(sources)}
     return {s: finish(splits[s], src, tgt) for s in SPLITS}
 
 
-def read_files(data: Any, seed: int) -> dict[str, pd.DataFrame]:
+def read_files(data: Any, seed: int,
+               sources: list[TextFile] | None = None) -> dict[str, pd.DataFrame]:
     """Separate train / dev / test files, each read whole (its own pair ids and file lines,
     plus a `file` column naming it). Without a dev file, dev is carved from the train file by
     `split_pairs` (share `split.dev`, duplicates grouped), and keeps the train file's lines.
@@ -249,7 +250,8 @@ def read_files(data: Any, seed: int) -> dict[str, pd.DataFrame]:
     src, tgt, files = data.direction.source, data.direction.target, data.files
 
     def read(path: str) -> pd.DataFrame:
-        frame = read_pairs(path, data.source, src, tgt, data.anki_languages)
+        frame = read_pairs(path, data.source, src, tgt, data.anki_languages, data.encoding,
+                           sources)
         frame["file"] = Path(path).name
         return frame
 

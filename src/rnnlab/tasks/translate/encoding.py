@@ -114,4 +114,5 @@ def encode_split(frame: pd.DataFrame, vocabs: dict[str, AnyVocab]) -> dict[str, 
 def encode(frames: dict[str, pd.DataFrame], vocabs: dict[str, AnyVocab]
            ) -> dict[str, dict[str, torch.Tensor]]:
     """Every split, each on its own (padded to its own longest sentence)."""
-    return {split: encode_split(frame, vocabs) for split, frame in frames.items()}
+    return {split: encode_split(frame, vocabs) for split, frame in frames.items()
+            if split != "sources"}  # prepare's side frame: the files read

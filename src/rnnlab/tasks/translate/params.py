@@ -55,6 +55,7 @@ class TranslateDataConfig:
     builtin: BuiltinData = field(default_factory=BuiltinData)
     path: str = "data/raw/translate/tatoeba/pairs.tsv"  # tatoeba | anki: one file, split below
     anki_languages: tuple[str, ...] = ("en", "it")  # anki: the languages of its first columns
+    encoding: str = "utf-8"  # tatoeba | anki: the files' encoding; undecodable bytes stop prepare
     split: SplitShares = field(default_factory=SplitShares)
     split_seed: int | None = None  # the hash split's seed; defaults to the top-level seed
     # tatoeba | anki: separate train / dev / test files instead of splitting `path`
