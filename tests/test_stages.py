@@ -12,6 +12,7 @@ import json
 import os
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 import yaml
@@ -34,6 +35,10 @@ def workdir(tmp_path_factory) -> Path:
     old, saved = Path.cwd(), {k: os.environ.pop(k) for k in list(os.environ)
                               if k.startswith("MLFLOW_TRACKING")}
     os.chdir(root)
+    # An absolute store: MLflow caches its SQL store by URI string, so the relative default
+    # would reuse whichever folder an earlier test in this process opened first, and a server
+    # started here (tests below) would not find the models.
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{root}/mlruns/mlflow.db"
     try:
         for task in TASKS:
             for stage in STAGES:
@@ -41,6 +46,7 @@ def workdir(tmp_path_factory) -> Path:
         yield root
     finally:
         os.chdir(old)
+        os.environ.pop("MLFLOW_TRACKING_URI")
         os.environ.update(saved)
 
 
@@ -78,7 +84,7 @@ def test_evaluate_logs_to_the_training_run_and_registers_a_champion(workdir, tas
     assert version.tags[tracking.DATA_TAG] == run.data.tags[tracking.DATA_TAG] == data_sha
     assert cfg.task(task).primary_metric.replace("@", "_") in run.data.metrics
     info = mlflow.models.get_model_info(f"models:/{tracking.model_name(task)}@champion")
-    declared = {p.name for p in info.signature.params.params} if info.signature else set()
+    declared = {p.name for p in info.signature.params.params} if info.signature.params else set()
     assert declared == set(tasks.get(task).predict_params(cfg.task(task)))
 
 
@@ -138,3 +144,109 @@ def test_net_and_loss_run_on_cuda(workdir, task):
         dev_loss, outputs = objective.dev_step(net, dev)
     objective.dev_metrics([outputs])
     assert torch.isfinite(dev_loss)
+
+
+# ---------------------------------------------------------------- the served contract
+# Each task's registered champion, served as `mlflow models serve` serves it: its own
+# serving_input_example.json is answered, and the bad requests below are refused with MLflow's
+# INVALID_PARAMETER_VALUE (HTTP 400) and a one-line cause. README (Serving) tabulates them.
+
+LONG = "a " * 10_001  # 20,002 characters: over rnnlab.serving.MAX_CHARS
+
+
+def _texts() -> list[tuple[str, dict, str]]:
+    return [("null", {"inputs": ["fine", None]}, "input 1: expected a string, got null"),
+            ("wrong type", {"inputs": [5]}, "input 0: expected a string, got int 5"),
+            ("empty", {"inputs": []}, "missing inputs"),  # MLflow's own schema check
+            ("over the cap", {"inputs": [LONG]}, "input 0: 20002 characters; at most 20000")]
+
+
+def bad_requests(task: str, example: dict) -> list[tuple[str, dict, str]]:
+    """(case, request body, the cause the answer must name) for one task."""
+    if task in ("entity", "review"):
+        return _texts()
+    if task == "translate":
+        return [*_texts(), ("over the cap", {"inputs": ["ciao"], "params": {"beam_size": 1000}},
+                            "beam_size must be between 1 and 64, got 1000")]
+    if task == "music":
+        genre = example["dataframe_split"]["data"][0][0]
+        return [("null", {"dataframe_records": [{"genre": None}]},
+                 "input 0: genre: expected a genre name, got null"),
+                ("wrong type", {"dataframe_records": [{"genre": 5}]},
+                 "input 0: genre: expected a genre name, got 5"),
+                ("unknown genre", {"dataframe_records": [{"genre": "Polka"}]},
+                 "input 0: unknown genre 'Polka'; the model knows"),
+                ("over the cap", {**example, "params": {"count": 1000}},
+                 "count must be between 1 and 100, got 1000"),
+                ("over the cap", {"dataframe_records": [{"genre": genre, "count": 2.5}]},
+                 "count must be a whole number, got 2.5")]
+    if task == "forecast":
+        split = example["dataframe_split"]
+        columns, rows = split["columns"], split["data"]
+        value = columns.index("value")
+        nulled = [list(r) for r in rows]
+        nulled[3][value] = None
+        return [("too-short history", {"dataframe_split": {"columns": columns,
+                                                           "data": rows[:10]}},
+                 "history has 10 periods; needs at least"),
+                ("empty", {"dataframe_split": {"columns": columns, "data": []}},
+                 "history has 0 periods; needs at least"),
+                ("null", {"dataframe_split": {"columns": columns, "data": nulled}},
+                 "bad history: null date or value in rows [3]"),
+                ("over the cap", {**example, "params": {"steps": 1000}},
+                 "steps must be in 1..")]
+    raise AssertionError(f"no bad requests listed for {task}")
+
+
+def _served(workdir: Path, task: str) -> tuple[str, dict]:
+    """(champion URI, its serving_input_example.json)."""
+    import mlflow
+
+    from rnnlab import tracking
+
+    uri = f"models:/{tracking.model_name(task)}@champion"
+    local = Path(mlflow.artifacts.download_artifacts(uri, dst_path=str(workdir / "served" / task)))
+    return uri, json.loads((local / "serving_input_example.json").read_text())
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_served_model_declares_its_contract_and_answers_its_example(workdir, task):
+    import mlflow
+
+    from rnnlab.serving import load_model_dir, resolve_params
+
+    uri, example = _served(workdir, task)
+    info = mlflow.models.get_model_info(uri)
+    assert info.signature.inputs is not None and info.signature.outputs is not None
+    spec, net, vocabs = load_model_dir(workdir / Paths(task).model)
+    defaults = spec.predict_params(config.load(workdir / "params.yaml").task(task))
+    declared = {p.name: p.default for p in info.signature.params.params} \
+        if info.signature.params else {}
+    assert declared == defaults
+    assert example.get("params", {}) == defaults
+    answer = mlflow.models.validate_serving_input(uri, example)
+    # what the server answers is what the task's own predict says on the example
+    body = example.get("inputs", example.get("dataframe_split"))
+    raw = (pd.DataFrame(body["data"], columns=body["columns"]) if "columns" in body else body)
+    expected = spec.predict(net, vocabs, spec.model_input(raw), resolve_params(spec, defaults, {}))
+    got = answer.to_dict("records") if hasattr(answer, "to_dict") else answer
+    want = expected.to_dict("records") if hasattr(expected, "to_dict") else expected
+    assert len(got) == len(want) > 0
+    if task != "music":  # music samples: its seeds make it repeatable, not the in-process call
+        assert json.loads(json.dumps(got, default=str)) == json.loads(json.dumps(want,
+                                                                                default=str))
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_served_model_refuses_bad_requests_with_a_one_line_cause(workdir, task):
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    uri, example = _served(workdir, task)
+    for case, body, cause in bad_requests(task, example):
+        with pytest.raises(MlflowException) as err:
+            mlflow.models.validate_serving_input(uri, body)
+        message = err.value.message
+        assert cause in message, f"{task} {case}: {message}"
+        assert err.value.get_http_status_code() == 400, f"{task} {case}: {message}"
+        assert "Traceback" not in message
