@@ -96,8 +96,10 @@ def _local(location: str) -> Path | None:
     return None
 
 
-def model_folder(task: str, alias: str, tracking_uri: str) -> tuple[Path, dict[str, Any]]:
-    """(the version's model folder, its predict_params defaults) for <task>@<alias>."""
+def model_folder(task: str, alias: str,
+                 tracking_uri: str) -> tuple[Path, dict[str, Any], list[str]]:
+    """(the version's model folder, its predict_params defaults, the named columns of its
+    input schema: [] for a list of texts) for <task>@<alias>."""
     import yaml
 
     uri = store_uri(tracking_uri)
@@ -113,9 +115,12 @@ def model_folder(task: str, alias: str, tracking_uri: str) -> tuple[Path, dict[s
         if not (cache / "MLmodel").is_file():
             mlflow.artifacts.download_artifacts(artifact_uri=location, dst_path=str(cache))
         root = cache
-    flavor = yaml.safe_load((root / "MLmodel").read_text())["flavors"]["python_function"]
+    meta = yaml.safe_load((root / "MLmodel").read_text())
+    flavor = meta["flavors"]["python_function"]
     folder = root / flavor["artifacts"]["model_dir"]["path"]
-    return folder, (flavor.get("config") or {}).get("predict_params", {})
+    inputs = json.loads((meta.get("signature") or {}).get("inputs") or "[]")
+    columns = [c["name"] for c in inputs if c.get("name")]
+    return folder, (flavor.get("config") or {}).get("predict_params", {}), columns
 
 
 # ---------------------------------------------------------------- inputs
@@ -136,55 +141,53 @@ def _json_lines(lines: list[str], where: str) -> list[Any]:
     return out
 
 
-def read_inputs(task: str, args: list[str], file: str | None, stdin: io.TextIOBase) -> Any:
-    """What the task's model_input reads, from arguments, `-` (stdin, one input per line) or
-    --file (text lines; JSON Lines for .jsonl / .json; a table for .csv). Forecast takes one
-    history: date,value rows (CSV, or "date,value" arguments / lines) or {date, value} JSON
-    objects."""
+def read_inputs(columns: list[str], args: list[str], file: str | None,
+                stdin: io.TextIOBase) -> Any:
+    """What the model reads, from arguments, `-` (stdin, one input per line) or --file (text
+    lines; JSON Lines for .jsonl / .json; a table for .csv). A model whose input schema names
+    columns (music's genre, count, seed; forecast's date, value) takes one table: each line or
+    argument is a CSV row of those columns in order (missing trailing cells stay empty, a
+    header row is skipped), each JSON line an object or such a row."""
     if file is not None and args:
         raise BadInput("give inputs as arguments, - or --file, not several")
     if file is not None:
         path = Path(file)
         if not path.is_file():
             raise BadInput(f"--file {file}: no such file")
-        suffix, where = path.suffix.lower(), f"--file {file}"
+        suffix = path.suffix.lower()
         if suffix in TABLES:
             import pandas as pd
 
-            if task == "forecast":  # the history's own checks read the raw cells
-                return pd.read_csv(path, dtype=str, keep_default_na=False)
-            frame = pd.read_csv(path)  # music: genre[, count][, seed] rows
-            return frame if task == "music" else frame.iloc[:, 0].tolist()
+            frame = pd.read_csv(path)
+            return frame if columns else frame.iloc[:, 0].tolist()
         with path.open(encoding="utf-8") as f:
             lines = _lines(f)
-        values: list[Any] = _json_lines(lines, where) if suffix in JSON_LINES else lines
+        values: list[Any] = (_json_lines(lines, f"--file {file}") if suffix in JSON_LINES
+                             else lines)
     elif args == ["-"]:
         values = _lines(stdin)
     else:
         values = list(args)
-    if task == "forecast":
-        return _history(values)
-    return values
+    return _table(values, columns) if columns else values
 
 
-def _history(values: list[Any]) -> Any:
-    """A forecast request's history from {date, value} objects or "date,value" strings; a
-    header line (date,value) is skipped."""
+def _table(values: list[Any], columns: list[str]) -> Any:
+    """One table from JSON objects and CSV rows (pandas types the cells: 2 -> a number)."""
     import pandas as pd
 
-    rows = []
-    for i, v in enumerate(values):
-        if isinstance(v, dict):
-            rows.append(v)
-            continue
-        fields = next(csv.reader([str(v)]))
-        if len(fields) != 2:
-            raise BadInput(f"history row {i}: expected date,value, got {v!r}")
-        if i == 0 and [f.strip().lower() for f in fields] == ["date", "value"]:
-            continue
-        rows.append({"date": fields[0].strip(), "value": fields[1].strip()})
-    return pd.DataFrame(rows, columns=["date", "value"]) if rows else pd.DataFrame(
-        {"date": [], "value": []})
+    rows = [v for v in values if isinstance(v, dict)]
+    lines = [str(v) for v in values if not isinstance(v, dict)]
+    if lines and [f.strip() for f in next(csv.reader([lines[0]]))] == columns:
+        lines = lines[1:]  # a header
+    if lines:
+        wide = max(len(next(csv.reader([line]))) for line in lines)
+        if wide > len(columns):
+            raise BadInput(f"a row has {wide} fields; the model reads {columns}")
+        table = pd.read_csv(io.StringIO("\n".join(lines) + "\n"), header=None,
+                            names=columns, skip_blank_lines=True)
+        rows += [{k: v for k, v in r.items() if not pd.isna(v)}
+                 for r in table.to_dict("records")]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def _records(output: Any) -> Iterator[Any]:
@@ -200,19 +203,20 @@ def _plain(value: Any) -> Any:
 
 
 def run(task: str, args: list[str], file: str | None, params: list[str], alias: str,
-        tracking_uri: str, out: io.TextIOBase = sys.stdout,
-        stdin: io.TextIOBase = sys.stdin) -> None:
+        tracking_uri: str, out: io.TextIOBase | None = None,
+        stdin: io.TextIOBase | None = None) -> None:
     """Predict and write JSON Lines: one line per input (forecast: per period)."""
     from rnnlab.serving import load_model_dir, resolve_params
 
-    folder, defaults = model_folder(task, alias, tracking_uri)
+    out, stdin = out or sys.stdout, stdin or sys.stdin  # at call time: tests swap them
+
+    folder, defaults, columns = model_folder(task, alias, tracking_uri)
     given = dict(parse_param(defaults, p) for p in params)
-    raw = read_inputs(task, args, file, stdin)
+    raw = read_inputs(columns, args, file, stdin)
     spec, net, vocabs = load_model_dir(folder)
     chosen = resolve_params(spec, defaults, given)
-    # one history is one request; other tasks go in chunks, each within the request caps
-    chunks = [raw] if task == "forecast" or hasattr(raw, "columns") else \
-        [raw[i:i + CHUNK] for i in range(0, len(raw), CHUNK)] or [raw]
+    # a table is one request (a forecast history); texts go in chunks within the caps
+    chunks = [raw] if columns else [raw[i:i + CHUNK] for i in range(0, len(raw), CHUNK)] or [raw]
     for chunk in chunks:
         output = spec.predict(net, vocabs, spec.model_input(chunk), chosen)
         for record in _records(output):
