@@ -25,7 +25,8 @@ TASKS = tasks.available()
 # how many positional arguments each SPEC function is called with (by the stages / serving)
 ARITY = {"prepare": 2, "raw_inputs": 1, "checks": 2, "build_vocabs": 2, "load_vocab": 1,
          "vocab_metrics": 2, "encode": 2, "net_config": 2, "build_net": 1, "objective": 3,
-         "loaders": 3, "evaluate": 6, "model_input": 1, "predict": 4, "predict_params": 1}
+         "loaders": 3, "evaluate": 6, "model_input": 1, "predict": 4, "predict_params": 1,
+         "input_example": 3}
 
 
 def _tiny(task: str, tmp_path: Path) -> TaskConfig:

@@ -12,6 +12,7 @@ import json
 import os
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 import yaml
@@ -34,6 +35,10 @@ def workdir(tmp_path_factory) -> Path:
     old, saved = Path.cwd(), {k: os.environ.pop(k) for k in list(os.environ)
                               if k.startswith("MLFLOW_TRACKING")}
     os.chdir(root)
+    # An absolute store: MLflow caches its SQL store by URI string, so the relative default
+    # would reuse whichever folder an earlier test in this process opened first, and a server
+    # started here (tests below) would not find the models.
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{root}/mlruns/mlflow.db"
     try:
         for task in TASKS:
             for stage in STAGES:
@@ -41,6 +46,7 @@ def workdir(tmp_path_factory) -> Path:
         yield root
     finally:
         os.chdir(old)
+        os.environ.pop("MLFLOW_TRACKING_URI")
         os.environ.update(saved)
 
 
@@ -78,7 +84,7 @@ def test_evaluate_logs_to_the_training_run_and_registers_a_champion(workdir, tas
     assert version.tags[tracking.DATA_TAG] == run.data.tags[tracking.DATA_TAG] == data_sha
     assert cfg.task(task).primary_metric.replace("@", "_") in run.data.metrics
     info = mlflow.models.get_model_info(f"models:/{tracking.model_name(task)}@champion")
-    declared = {p.name for p in info.signature.params.params} if info.signature else set()
+    declared = {p.name for p in info.signature.params.params} if info.signature.params else set()
     assert declared == set(tasks.get(task).predict_params(cfg.task(task)))
 
 
@@ -138,3 +144,303 @@ def test_net_and_loss_run_on_cuda(workdir, task):
         dev_loss, outputs = objective.dev_step(net, dev)
     objective.dev_metrics([outputs])
     assert torch.isfinite(dev_loss)
+
+
+# ---------------------------------------------------------------- the served contract
+# Each task's registered champion, served as `mlflow models serve` serves it: its own
+# serving_input_example.json is answered, and the bad requests below are refused with MLflow's
+# INVALID_PARAMETER_VALUE (HTTP 400) and a one-line cause. README (Serving) tabulates them.
+
+LONG = "a " * 10_001  # 20,002 characters: over rnnlab.serving.MAX_CHARS
+
+
+def _texts() -> list[tuple[str, dict, str]]:
+    return [("null", {"inputs": ["fine", None]}, "input 1: expected a string, got null"),
+            ("wrong type", {"inputs": [5]}, "input 0: expected a string, got int 5"),
+            ("empty", {"inputs": []}, "missing inputs"),  # MLflow's own schema check
+            ("over the cap", {"inputs": [LONG]}, "input 0: 20002 characters; at most 20000")]
+
+
+def bad_requests(task: str, example: dict) -> list[tuple[str, dict, str]]:
+    """(case, request body, the cause the answer must name) for one task."""
+    if task in ("entity", "review"):
+        return _texts()
+    if task == "translate":
+        return [*_texts(), ("over the cap", {"inputs": ["ciao"], "params": {"beam_size": 1000}},
+                            "beam_size must be between 1 and 64, got 1000")]
+    if task == "music":
+        genre = example["dataframe_split"]["data"][0][0]
+        return [("null", {"dataframe_records": [{"genre": None}]},
+                 "input 0: genre: expected a genre name, got null"),
+                ("wrong type", {"dataframe_records": [{"genre": 5}]},
+                 "input 0: genre: expected a genre name, got 5"),
+                ("unknown genre", {"dataframe_records": [{"genre": "Polka"}]},
+                 "input 0: unknown genre 'Polka'; the model knows"),
+                ("over the cap", {**example, "params": {"count": 1000}},
+                 "count must be between 1 and 100, got 1000"),
+                ("wrong type", {"dataframe_records": [{"genre": genre, "count": 2.5}]},
+                 "count must be a whole number, got 2.5")]
+    if task == "forecast":
+        split = example["dataframe_split"]
+        columns, rows = split["columns"], split["data"]
+        value = columns.index("value")
+        nulled = [list(r) for r in rows]
+        nulled[3][value] = None
+        return [("too-short history", {"dataframe_split": {"columns": columns,
+                                                           "data": rows[:10]}},
+                 "history has 10 periods; needs at least"),
+                ("empty", {"dataframe_split": {"columns": columns, "data": []}},
+                 "history has 0 periods; needs at least"),
+                ("null", {"dataframe_split": {"columns": columns, "data": nulled}},
+                 "bad history: null date or value in rows [3]"),
+                ("over the cap", {**example, "params": {"steps": 1000}},
+                 "steps must be in 1..")]
+    raise AssertionError(f"no bad requests listed for {task}")
+
+
+def _served(workdir: Path, task: str) -> tuple[str, dict]:
+    """(champion URI, its serving_input_example.json)."""
+    import mlflow
+
+    from rnnlab import tracking
+
+    mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])  # the workdir's store
+    mlflow.set_registry_uri(os.environ["MLFLOW_TRACKING_URI"])
+    uri = f"models:/{tracking.model_name(task)}@champion"
+    local = Path(mlflow.artifacts.download_artifacts(uri, dst_path=str(workdir / "served" / task)))
+    return uri, json.loads((local / "serving_input_example.json").read_text())
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_served_model_declares_its_contract_and_answers_its_example(workdir, task):
+    import mlflow
+
+    from rnnlab.serving import load_model_dir, resolve_params
+
+    uri, example = _served(workdir, task)
+    info = mlflow.models.get_model_info(uri)
+    assert info.signature.inputs is not None and info.signature.outputs is not None
+    spec, net, vocabs = load_model_dir(workdir / Paths(task).model)
+    defaults = spec.predict_params(config.load(workdir / "params.yaml").task(task))
+    declared = {p.name: p.default for p in info.signature.params.params} \
+        if info.signature.params else {}
+    assert declared == defaults
+    assert example.get("params", {}) == defaults
+    answer = mlflow.models.validate_serving_input(uri, example)
+    # what the server answers is what the task's own predict says on the example
+    body = example.get("inputs", example.get("dataframe_split"))
+    raw = (pd.DataFrame(body["data"], columns=body["columns"]) if "columns" in body else body)
+    expected = spec.predict(net, vocabs, spec.model_input(raw), resolve_params(spec, defaults, {}))
+    got = answer.to_dict("records") if hasattr(answer, "to_dict") else answer
+    want = expected.to_dict("records") if hasattr(expected, "to_dict") else expected
+    assert len(got) == len(want) > 0
+    if task != "music":  # music samples: its seeds make it repeatable, not the in-process call
+        assert json.loads(json.dumps(got, default=str)) == json.loads(json.dumps(want,
+                                                                                default=str))
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_served_model_refuses_bad_requests_with_a_one_line_cause(workdir, task):
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    uri, example = _served(workdir, task)
+    for case, body, cause in bad_requests(task, example):
+        with pytest.raises(MlflowException) as err:
+            mlflow.models.validate_serving_input(uri, body)
+        message = err.value.message
+        assert cause in message, f"{task} {case}: {message}"
+        assert err.value.get_http_status_code() == 400, f"{task} {case}: {message}"
+        assert "Traceback" not in message
+
+
+@pytest.mark.slow
+def test_mlflow_models_serve_answers_the_example_and_refuses_bad_requests(workdir):
+    """Every task's champion behind `mlflow models serve --env-manager local` on 127.0.0.1,
+    the five servers started at once (each imports MLflow's stack: seconds on a busy CI): the
+    example is answered as validate_serving_input answers it, each bad request gets a 400
+    whose message ends in the cause. The table goes to served_bad_requests.md (README)."""
+    import socket
+    import subprocess
+    import time
+    import urllib.error
+    import urllib.request
+
+    import mlflow
+
+    from helpers import clean_env
+
+    def port() -> int:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+
+    env = {**clean_env(workdir), "MLFLOW_TRACKING_URI": os.environ["MLFLOW_TRACKING_URI"]}
+    servers, rows = {}, ["| task | case | request | HTTP | cause (the message's last line) |",
+                         "|---|---|---|---|---|"]
+    try:
+        for task in TASKS:
+            uri, example = _served(workdir, task)
+            log = open(workdir / f"serve-{task}.log", "wb")  # noqa: SIM115 (closed below)
+            p = port()
+            servers[task] = (subprocess.Popen(
+                ["mlflow", "models", "serve", "-m", uri, "--env-manager", "local", "-h",
+                 "127.0.0.1", "-p", str(p)], cwd=workdir, env=env, stdout=log,
+                stderr=subprocess.STDOUT), log, f"http://127.0.0.1:{p}", uri, example)
+        deadline = time.monotonic() + 300
+        for task, (server, _, base, _, _) in servers.items():
+            while True:
+                tail = (workdir / f"serve-{task}.log").read_text(errors="replace")[-3000:]
+                assert server.poll() is None, f"{task}: mlflow models serve exited:\n{tail}"
+                try:
+                    urllib.request.urlopen(f"{base}/ping", timeout=2)
+                    break
+                except OSError:
+                    assert time.monotonic() < deadline, f"{task}: no server in 300 s:\n{tail}"
+                    time.sleep(0.5)
+
+        def ask(base: str, body: dict) -> tuple[int, dict]:
+            request = urllib.request.Request(f"{base}/invocations", json.dumps(body).encode(),
+                                             {"Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(request, timeout=120) as response:
+                    return response.status, json.loads(response.read())
+            except urllib.error.HTTPError as err:
+                return err.code, json.loads(err.read())
+
+        for task, (_, _, base, uri, example) in servers.items():
+            status, answer = ask(base, example)
+            assert status == 200, f"{task}: {answer}"
+            local = mlflow.models.validate_serving_input(uri, example)
+            local = local.to_dict("records") if hasattr(local, "to_dict") else local
+            if task != "music":  # sampling: same seeds, but not compared across processes
+                assert answer["predictions"] == json.loads(json.dumps(local, default=str))
+            for case, body, cause in bad_requests(task, example):
+                status, answer = ask(base, body)
+                last = answer.get("message", "").splitlines()[-1]
+                assert status == 400 and cause in last, f"{task} {case}: {status} {answer}"
+                assert "stack_trace" not in answer, f"{task} {case}: a traceback"
+                shown = json.dumps(body)[:70].replace("|", "\\|")
+                rows.append(f"| {task} | {case} | `{shown}` | {status} | "
+                            f"{last.removeprefix('Error: ')[:110].replace('|', '/')} |")
+            # MLflow drops a param the signature does not declare before the model sees it
+            status, _ = ask(base, {**example, "params": {"no_such_param": 1}})
+            rows.append(f"| {task} | unknown param | `{{..., \"params\": "
+                        f"{{\"no_such_param\": 1}}}}` | {status} | dropped by MLflow (a "
+                        "warning in the server log) |")
+    finally:
+        for server, *_ in servers.values():
+            server.terminate()
+        for server, log, *_ in servers.values():
+            server.wait(timeout=30)
+            log.close()
+    (workdir / "served_bad_requests.md").write_text("\n".join(rows) + "\n")
+    print("\n".join(rows))
+
+
+def _cli(workdir: Path, capsys, *argv: str, stdin: str | None = None,
+         monkeypatch=None) -> tuple[int, list, str]:
+    import io
+
+    from rnnlab import cli
+
+    if stdin is not None:
+        monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    rc = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    lines = [line for line in out.splitlines() if line.strip()]
+    return rc, [json.loads(line) for line in lines] if argv[0] == "predict" else lines, err
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_rnnlab_predict_reads_arguments_stdin_and_files(workdir, task, capsys, monkeypatch,
+                                                        tmp_path):
+    _, example = _served(workdir, task)
+    if task == "forecast":
+        split = example["dataframe_split"]
+        lines = [",".join(str(x) for x in row) for row in split["data"]]
+        args, param = lines, "steps=2"
+        (tmp_path / "h.csv").write_text("date,value\n" + "\n".join(lines) + "\n")
+        file, per_call = tmp_path / "h.csv", 2
+    elif task == "music":
+        genre = example["dataframe_split"]["data"][0][0]
+        args, param, lines = [genre], "count=2", [genre]
+        (tmp_path / "g.jsonl").write_text(json.dumps({"genre": genre, "count": 1}) + "\n")
+        file, per_call = tmp_path / "g.jsonl", 1
+    else:
+        args = lines = example["inputs"]
+        param = next((f"{k}={v}" for k, v in example.get("params", {}).items()), None)
+        (tmp_path / "t.txt").write_text("\n".join(lines) + "\n\n")  # a blank line: no input
+        file, per_call = tmp_path / "t.txt", len(lines)
+    params = ["--param", param] if param else []
+    rc, from_args, err = _cli(workdir, capsys, "predict", task, *args, *params)
+    assert rc == 0, err
+    rc, from_stdin, err = _cli(workdir, capsys, "predict", task, "-", *params,
+                               stdin="\n".join(lines) + "\n", monkeypatch=monkeypatch)
+    assert rc == 0 and from_stdin == from_args, err
+    rc, from_file, err = _cli(workdir, capsys, "predict", task, "--file", str(file), *params)
+    assert rc == 0 and len(from_file) == per_call, err
+    if task == "music":  # the row's own count wins over the param
+        assert len(from_args[0]["tunes"]) == 2 and len(from_file[0]["tunes"]) == 1
+    if task == "forecast":
+        assert len(from_args) == 2 and set(from_args[0]) == {"date", "forecast"}
+    rc, _, err = _cli(workdir, capsys, "predict", task, *args, "--param", "no_such=1")
+    assert rc == 2 and "unknown param" in err
+
+
+def test_rnnlab_predict_fails_on_an_unknown_task_or_alias_without_writing(workdir, capsys):
+    db = workdir / "mlruns" / "mlflow.db"
+    before = (db.stat().st_mtime_ns, db.stat().st_size)
+    rc, _, err = _cli(workdir, capsys, "predict", "nosuch", "x")
+    assert rc == 2 and "unknown task 'nosuch'" in err
+    rc, _, err = _cli(workdir, capsys, "predict", TASKS[0], "x", "--alias", "nope")
+    assert rc == 2 and "has no alias @nope" in err and "@champion" in err
+    assert (db.stat().st_mtime_ns, db.stat().st_size) == before
+
+
+def test_rnnlab_register_after_dvc_pull_makes_predict_work(workdir, capsys, monkeypatch,
+                                                           tmp_path):
+    """A fresh clone after `dvc pull`: the outputs without the MLflow store."""
+    import shutil
+
+    task = "review"
+    for part in ("params.yaml", "metrics", f"models/{task}", f"data/prepared/{task}"):
+        src = workdir / part
+        (shutil.copy2 if src.is_file() else shutil.copytree)(src, tmp_path / part)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlruns/mlflow.db")
+    rc, _, err = _cli(tmp_path, capsys, "predict", task, "a fine paper")
+    assert rc == 2 and f"rnnlab register {task}" in err
+    assert not (tmp_path / "mlruns").exists()  # the failed call created no store
+    rc, _, err = _cli(tmp_path, capsys, "register", task)
+    assert rc == 0, err
+    rc, out, err = _cli(tmp_path, capsys, "predict", task, "a fine paper")
+    assert rc == 0 and len(out) == 1 and "label" in out[0], err
+    rc, _, _ = _cli(tmp_path, capsys, "register", task)  # the same weights: no second version
+    import mlflow
+
+    versions = mlflow.MlflowClient().search_model_versions(f"name='rnnlab-{task}'")
+    assert rc == 0 and len(versions) == 1
+    assert versions[0].tags["primary_metric"] == config.load("params.yaml").task(
+        task).primary_metric
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_evaluate_logs_its_metrics_at_the_last_training_step(workdir, task):
+    """The MLflow run page and charts show evaluate's dev / test values after the per-epoch
+    curves (at the training's last step), not as their first point at step 0."""
+    import mlflow
+
+    from rnnlab import tracking
+
+    tc = config.load(workdir / "params.yaml").task(task)
+    mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])  # the workdir's store
+    mlflow.set_registry_uri(os.environ["MLFLOW_TRACKING_URI"])
+    client = mlflow.MlflowClient()
+    version = client.get_model_version_by_alias(tracking.model_name(task), "champion")
+    last = max(m.step for m in client.get_metric_history(version.run_id, "epoch"))
+    assert last > 0
+    key = next(k for k in client.get_run(version.run_id).data.metrics if k.startswith("test/"))
+    assert [m.step for m in client.get_metric_history(version.run_id, key)] == [last]
+    primary = client.get_metric_history(version.run_id, tc.primary_metric.replace("@", "_"))
+    assert primary[-1].step == last

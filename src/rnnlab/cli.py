@@ -1,14 +1,20 @@
 """`rnnlab <stage> <task>` runs one pipeline stage; `rnnlab dag` writes dvc.yaml from the task
-registry; `rnnlab predict <task> TEXT...` asks the registered champion. Parses arguments, calls
-one function, nothing else."""
+registry; `rnnlab predict <task> INPUT...` asks the registered champion; `rnnlab register
+<task>` registers models/<task> from the DVC outputs (after `dvc pull`). Parses arguments,
+calls one function, nothing else; heavy imports wait until a command needs them."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
-from rnnlab.stages import STAGES
+from rnnlab.stages import STAGES, StageError  # light: no torch, no MLflow
+
+PREDICT_HELP = """inputs: texts (entity, review, translate), genre names (music) or date,value
+rows of one history (forecast); `-` reads one per line from stdin; --file reads text lines,
+JSON Lines (.jsonl/.json: strings, {genre, count, seed} or {date, value} objects) or a CSV
+(.csv: forecast's date,value columns; music's genre[,count][,seed]). Writes JSON Lines: one
+line per input (forecast: per period)."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,48 +30,55 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("task")
         p.add_argument("--params", default="params.yaml")
     sub.add_parser("dag", help="write dvc.yaml from the task registry (--check: compare)")
-    p = sub.add_parser("predict", help="predict with a registered model (default @champion)")
+    p = sub.add_parser("predict", help="predict with a registered model (default @champion)",
+                       description=PREDICT_HELP)
     p.add_argument("task")
-    p.add_argument("inputs", nargs="+", help="inputs, or - to read one per line from stdin")
+    p.add_argument("inputs", nargs="*", help="inputs, or - to read one per line from stdin")
+    p.add_argument("--file", help="read the inputs from a file (text, .jsonl, .csv)")
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="a pyfunc param (e.g. count=3), typed by the model's declared default")
     p.add_argument("--alias", default="champion")
+    p.add_argument("--params", default="params.yaml")
+    p = sub.add_parser("register", help="register models/<task> from the DVC outputs (after "
+                                        "`dvc pull`), without retraining")
+    p.add_argument("task")
     p.add_argument("--params", default="params.yaml")
     args = parser.parse_args(argv)
 
-    from rnnlab.config import ConfigError
-    from rnnlab.stages import StageError
-    from rnnlab.validation import ValidationFailed
+    from rnnlab import config, tasks
 
     try:
+        if args.task not in tasks.available():  # before anything opens the store
+            tasks.get(args.task)  # the registry's own message
         if args.command == "predict":
-            inputs = sys.stdin.read().splitlines() if args.inputs == ["-"] else args.inputs
-            return _predict(args.task, inputs, args.alias, args.params)
+            from rnnlab import predict
+
+            if not args.inputs and args.file is None:
+                parser.error("predict: give inputs, - (stdin) or --file")
+            cfg = config.load(args.params)
+            predict.run(args.task, args.inputs, args.file, args.param, args.alias,
+                        cfg.mlflow.tracking_uri)
+            return 0
+        if args.command == "register":
+            from rnnlab import register
+
+            register.run(args.task, config.load(args.params))
+            return 0
         from rnnlab.stages import run
 
         run(args.command, args.task, args.params)
-    except ValidationFailed as err:
-        print(f"\n{err}\n\nNothing downstream runs and no model is registered.", file=sys.stderr)
-        return 1
-    except (ConfigError, StageError, FileNotFoundError, ValueError) as err:
+    except (config.ConfigError, StageError, FileNotFoundError, LookupError, ValueError) as err:
+        # BadInput, NoModel, StageError, ... : one line, no traceback
         print(f"rnnlab {args.command} {args.task}: {err}", file=sys.stderr)
         return 2
-    return 0
+    except Exception as err:
+        from rnnlab.validation import ValidationFailed
 
-
-def _predict(task: str, inputs: list[str], alias: str, params: str) -> int:
-    import mlflow
-
-    from rnnlab import config, tasks, tracking
-
-    tasks.get(task)  # an unknown task fails here, before any MLflow experiment is made
-    tracking.setup(config.load(params).mlflow, task)
-    uri = f"models:/{tracking.model_name(task)}@{alias}"
-    try:
-        model = mlflow.pyfunc.load_model(uri)
-    except mlflow.exceptions.MlflowException as err:
-        raise FileNotFoundError(f"no model at {uri} ({err.message}); run `dvc repro` first") \
-            from None
-    for result in model.predict(inputs):
-        print(json.dumps(result, ensure_ascii=False))
+        if isinstance(err, ValidationFailed):
+            print(f"\n{err}\n\nNothing downstream runs and no model is registered.",
+                  file=sys.stderr)
+            return 1
+        raise
     return 0
 
 

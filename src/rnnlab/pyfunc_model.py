@@ -1,10 +1,17 @@
-"""MLflow model-from-code entry point: the pyfunc model is this file, not a pickle."""
+"""MLflow model-from-code entry point: the pyfunc model is this file, not a pickle.
+
+A request the task refuses (rnnlab.serving.BadInput) becomes MLflow's INVALID_PARAMETER_VALUE,
+which `mlflow models serve` answers with HTTP 400 and the one-line cause, no traceback; any
+other error stays MLflow's generic 400 with the server's traceback (a bug, not a bad request).
+The conversion happens here so that the tasks and rnnlab.serving never import MLflow."""
 
 from typing import Any
 
 import mlflow
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
-from rnnlab.serving import load_model_dir, resolve_params
+from rnnlab.serving import BadInput, load_model_dir, resolve_params
 
 
 class RnnlabModel(mlflow.pyfunc.PythonModel):
@@ -14,9 +21,12 @@ class RnnlabModel(mlflow.pyfunc.PythonModel):
         self.defaults = (context.model_config or {}).get("predict_params", {})
 
     def predict(self, context, model_input, params=None):
-        inputs = self.spec.model_input(model_input)
-        return self.spec.predict(self.net, self.vocabs, inputs,
-                                 resolve_params(self.spec, self.defaults, params))
+        try:
+            inputs = self.spec.model_input(model_input)
+            return self.spec.predict(self.net, self.vocabs, inputs,
+                                     resolve_params(self.spec, self.defaults, params))
+        except BadInput as err:
+            raise MlflowException(str(err), error_code=INVALID_PARAMETER_VALUE) from None
 
 
 mlflow.models.set_model(RnnlabModel())

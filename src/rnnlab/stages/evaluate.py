@@ -54,23 +54,18 @@ def run(spec: TaskSpec, cfg: Config) -> None:
 
     tracking.setup(cfg.mlflow, task)
     run_id = tracking.training_run(task, file_digest(paths.model / "model.pt"))
-    defaults = spec.predict_params(tc)
-    example = spec.input_example(tc) if spec.input_example is not None else None
-    output = (None if example is None else
-              spec.predict(net, vocabs, spec.model_input(example), defaults))
+    # the training's last step: the run page and its charts then show these values last,
+    # after the per-epoch curves, not as their first point
+    step = final_step(run_id)
     fingerprint = {tracking.DATA_TAG: tracking.data_fingerprint(paths.prepared)}
     with mlflow.start_run(run_id=run_id, tags={**tracking.run_tags(task, "evaluate"),
                                                **fingerprint}):
-        mlflow.log_metrics({k.replace("@", "_"): float(v) for k, v in metrics.items()})
+        mlflow.log_metrics({k.replace("@", "_"): float(v) for k, v in metrics.items()},
+                           step=step)
         mlflow.log_artifact(str(paths.metrics))
         mlflow.log_artifact(str(paths.plots / "training.csv"), "evaluation")
         mlflow.log_artifacts(str(paths.evaluation), "evaluation")
-        info = mlflow.pyfunc.log_model(
-            name="model", python_model=str(PYFUNC), code_paths=[str(PACKAGE)],
-            artifacts={"model_dir": str(paths.model)}, pip_requirements=_requirements(spec),
-            signature=_signature(defaults, example, output),
-            input_example=None if example is None else (example, defaults),
-            model_config={"predict_params": defaults})
+        info = log_model(spec, tc, paths.model, frames, net, vocabs)
         registered = None
         if cfg.mlflow.register:
             registered = tracking.register(info.model_uri, task, tc.primary_metric,
@@ -97,19 +92,65 @@ def _requirements(spec: TaskSpec) -> list[str]:
                                                          *spec.requirements))]
 
 
-def _signature(defaults: dict[str, Any], example: Any = None, output: Any = None) -> Any:
-    """A params signature declaring every pyfunc param (MLflow drops undeclared ones); with
-    the task's input example, its input and output schema too (inferred from the example and
-    the model's answer to it)."""
-    from mlflow.models import ModelSignature, infer_signature
-    from mlflow.types.schema import ParamSchema, ParamSpec
+def final_step(run_id: str | None) -> int:
+    """The last step the training run logged at (0 without a training run): Lightning logs
+    `epoch` with every metric it writes."""
+    if run_id is None:
+        return 0
+    from mlflow.tracking import MlflowClient
 
-    if not defaults and example is None:
-        return None
+    client = MlflowClient()
+    steps = [m.step for key in ("epoch", "dev/loss") for m in client.get_metric_history(run_id,
+                                                                                        key)]
+    return max(steps, default=0)
+
+
+def log_model(spec: TaskSpec, tc: Any, model_dir: Path, frames: dict[str, pd.DataFrame],
+              net: Any = None, vocabs: dict[str, Any] | None = None) -> Any:
+    """Log models/<task> as the pyfunc model of the active run (evaluate and `rnnlab
+    register` both call this): model-from-code, the folder as its artifact, the task's params
+    with their defaults, its input example (MLflow writes serving_input_example.json from it)
+    and the signature built from them. Returns MLflow's ModelInfo."""
+    import mlflow
+
+    if net is None or vocabs is None:
+        _, net, vocabs = load_model_dir(model_dir)
+    defaults = spec.predict_params(tc)
+    example = spec.input_example(tc, frames, vocabs)
+    output = spec.predict(net, vocabs, spec.model_input(example), defaults)
+    return mlflow.pyfunc.log_model(
+        name="model", python_model=str(PYFUNC), code_paths=[str(PACKAGE)],
+        artifacts={"model_dir": str(model_dir)}, pip_requirements=_requirements(spec),
+        signature=signature(defaults, example, output),
+        input_example=(example, defaults) if defaults else example,
+        model_config={"predict_params": defaults})
+
+
+def signature(defaults: dict[str, Any], example: Any, output: Any) -> Any:
+    """The served contract: every pyfunc param with its default (MLflow drops undeclared
+    ones), the input schema inferred from the task's input example and the output schema from
+    the model's answer to it (Any where MLflow cannot infer one, e.g. music's mixed note
+    triples).
+
+    String columns are declared Any: under a `string` column MLflow's JSON parser casts a null
+    to the word 'None' and a number to its digits before the model sees them
+    (mlflow.utils.proto_json_utils.convert_data_type), so the model could not refuse them;
+    rnnlab.serving checks the values instead and says which input is wrong."""
+    import logging
+
+    from mlflow.models import ModelSignature, infer_signature
+    from mlflow.types.schema import AnyType, ColSpec, DataType, ParamSchema, ParamSpec, Schema
+
     kinds = {bool: "boolean", int: "long", float: "double", str: "string"}
     specs = [ParamSpec(name, kinds[type(default)], default) for name, default in defaults.items()]
-    params = ParamSchema(specs) if specs else None
-    if example is None:
-        return ModelSignature(inputs=None, outputs=None, params=params)
-    inferred = infer_signature(example, output)
-    return ModelSignature(inputs=inferred.inputs, outputs=inferred.outputs, params=params)
+    quiet = logging.getLogger("mlflow.models.signature")
+    level, quiet.level = quiet.level, logging.ERROR  # "failed to infer" is expected for music
+    try:
+        inferred = infer_signature(example, output)
+    finally:
+        quiet.setLevel(level)
+    inputs = Schema([ColSpec(AnyType(), c.name, c.required)
+                     if isinstance(c, ColSpec) and c.type == DataType.string else c
+                     for c in inferred.inputs.inputs])
+    return ModelSignature(inputs=inputs, outputs=inferred.outputs,
+                          params=ParamSchema(specs) if specs else None)

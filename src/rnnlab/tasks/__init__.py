@@ -88,15 +88,18 @@ class TaskSpec:
     # evaluate: RNN and baselines on the same test split
     evaluate: Callable[[TaskConfig, nn.Module, Frames, Encoded, Vocabs, int], Evaluation]
     # serving: raw input -> task input; (net, vocabs, inputs, params) -> one output per input.
+    # model_input and predict raise rnnlab.serving.BadInput (one line: the field and the rule)
+    # for a request they refuse; the served model answers it with HTTP 400.
     # predict_params: the pyfunc params and their defaults (from the decode section); MLflow
     # drops every param the logged signature does not declare.
     model_input: Callable[[Any], list[Any]]
     predict: Callable[[nn.Module, Vocabs, list[Any], dict[str, Any]], list[Any]]
     predict_params: Callable[[TaskConfig], dict[str, bool | int | float | str]]
-    # optional: a request's input (what model_input reads, e.g. a list of strings); evaluate
-    # logs it as the served model's input example and derives its input / output schema from
-    # it. None: the signature declares the params only.
-    input_example: Callable[[TaskConfig], Any] | None = None
+    # (cfg, prepared frames, vocabs) -> a small request as a client sends it (what model_input
+    # reads: a list of strings, a DataFrame); evaluate logs it as the served model's input
+    # example (serving_input_example.json) and infers the input / output schema from it and
+    # the model's answer
+    input_example: Callable[[TaskConfig, Frames, Vocabs], Any]
     # the champion rule on params.yaml's primary_metric: higher (max) or lower (min) is better
     primary_mode: Literal["max", "min"] = "max"
     # dvc.yaml top-level `plots:` entries for the task's outputs (paths relative to the repo):

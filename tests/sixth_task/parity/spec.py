@@ -80,4 +80,5 @@ SPEC = TaskSpec(
     vocab_metrics=lambda frames, vocabs: {}, encode=encode, net_config=net_config,
     build_net=lambda config: ParityNet(**config),
     objective=lambda cfg, net, vocabs: ParityObjective(), loaders=loaders, evaluate=evaluate,
-    model_input=serving.texts, predict=predict, predict_params=lambda cfg: {})
+    model_input=serving.texts, predict=predict, predict_params=lambda cfg: {},
+    input_example=lambda cfg, frames, vocabs: list(frames["test"]["bits"][:2]))

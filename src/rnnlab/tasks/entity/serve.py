@@ -46,6 +46,15 @@ def predict_params(cfg: EntityConfig) -> dict[str, bool | int | float | str]:
     return {}
 
 
+def input_example(cfg: EntityConfig, frames: dict[str, Any], vocabs: dict[str, Any]) -> list[str]:
+    """A request (the served input example): two test sentences as raw text, those with an
+    entity first."""
+    test = frames["test"]
+    tagged = [i for i, tags in enumerate(test["tags"]) if any(t != "O" for t in tags)]
+    rows = (tagged + [i for i in range(len(test)) if i not in tagged])[:2]
+    return [" ".join(test["tokens"].iloc[i]) for i in rows]
+
+
 def predict(net: nn.Module, vocabs: dict[str, Vocabulary], inputs: list[str],
             params: dict[str, Any]) -> list[dict]:
     """One {"tokens", "offsets", "tags", "labels", "entities"} per input (see the module)."""

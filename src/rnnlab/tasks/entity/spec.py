@@ -22,6 +22,7 @@ SPEC = TaskSpec(
     model_input=serve.model_input,
     predict=serve.predict,
     predict_params=serve.predict_params,
+    input_example=serve.input_example,
     primary_mode="max",
     plots=(  # the training curves come with every task (rnnlab.dag)
         {"plots/entity/evaluation/confusion.csv": {

@@ -13,13 +13,14 @@ import numpy as np
 import pandas as pd
 
 from rnnlab.config import ConfigError
-from rnnlab.serving import BadInput
+from rnnlab.serving import BadInput, is_missing
 from rnnlab.tasks.forecast import series as ts
 from rnnlab.tasks.forecast.model import Forecaster
 from rnnlab.tasks.forecast.params import ForecastConfig
 from rnnlab.tasks.forecast.windows import Scaler, origin
 
 MAX_BLOCKS = 4  # steps <= MAX_BLOCKS * horizon
+MAX_HISTORY = 100_000  # rows of a request's history (the model reads its last window only)
 
 
 def max_steps(horizon: int) -> int:
@@ -41,6 +42,18 @@ def predict_params(cfg: ForecastConfig) -> dict[str, int]:
     return {"steps": steps}
 
 
+def input_example(cfg: ForecastConfig, frames: dict[str, pd.DataFrame],
+                  vocabs: dict[str, Scaler]) -> pd.DataFrame:
+    """A request (the served input example): the last periods of the history before the test
+    block, a season more than the model reads."""
+    from rnnlab.tasks.forecast.data import series
+
+    s = vocabs["scaler"]
+    history = series(frames, "dev").tail(s.input_len + max(s.difference, 0) + s.season_length)
+    return pd.DataFrame({"date": history["date"].dt.strftime("%Y-%m-%d").tolist(),
+                         "value": history["value"].astype(float).tolist()})
+
+
 def model_input(raw: Any) -> pd.DataFrame:
     """A history as a DataFrame with `date` and `value` columns (or a dict / records of them;
     a two-column frame with other names is read as date, value). One request is one history,
@@ -53,6 +66,8 @@ def model_input(raw: Any) -> pd.DataFrame:
         if frame.shape[1] != 2:
             raise BadInput(f"expected columns date and value, got {list(frame.columns)}")
         frame = frame.set_axis(["date", "value"], axis=1)
+    if len(frame) > MAX_HISTORY:
+        raise BadInput(f"history has {len(frame)} rows; at most {MAX_HISTORY}")
     return frame[["date", "value"]]
 
 
@@ -76,8 +91,14 @@ def predict(net: Forecaster, vocabs: dict[str, Scaler], history: pd.DataFrame,
     and interpolated as in training."""
     s = vocabs["scaler"]
     steps = _steps(params["steps"], net.horizon)
-    rows = ts.parse(model_input(history).astype(str), s.freq)
+    history = model_input(history)
+    rows = ts.parse(history.astype(str), s.freq)
     problems = []
+    # a null would be read as a gap and interpolated; a request says what it means instead
+    nulls = [i for i, (d, v) in enumerate(zip(history["date"], history["value"], strict=True))
+             if is_missing(d) or is_missing(v)]
+    if nulls:
+        problems.append(f"null date or value in rows {nulls[:5]}")
     if rows["date"].isna().any():
         problems.append(f"unparseable dates in rows {rows.index[rows['date'].isna()].tolist()[:5]}")
     if not rows["is_number"].all() or np.isinf(rows["value"]).any():
@@ -90,7 +111,11 @@ def predict(net: Forecaster, vocabs: dict[str, Scaler], history: pd.DataFrame,
                         f"{rows.index[back | dup].tolist()[:5]}")
     if problems:
         raise BadInput("bad history: " + "; ".join(problems))
-    regular = ts.regular(rows, s.freq, s.aggregate)
+    regular = ts.regular(rows, s.freq, s.aggregate) if len(rows) else rows
+    needs = s.input_len + max(s.difference, 0)
+    if len(regular) < needs:  # one window: the model reads input_len periods after differencing
+        raise BadInput(f"history has {len(regular)} periods; needs at least {needs} (shorter "
+                       "than one window)")
     try:
         window = origin(regular, s)
     except ValueError as err:

@@ -7,7 +7,7 @@ from rnnlab.tasks.forecast.checks import checks
 from rnnlab.tasks.forecast.data import prepare, raw_inputs
 from rnnlab.tasks.forecast.evaluate import evaluate
 from rnnlab.tasks.forecast.model import build_net, net_config, objective
-from rnnlab.tasks.forecast.serve import model_input, predict, predict_params
+from rnnlab.tasks.forecast.serve import input_example, model_input, predict, predict_params
 from rnnlab.tasks.forecast.windows import build_vocabs, encode, load_vocab, loaders, vocab_metrics
 
 EVALUATION = "plots/forecast/evaluation"
@@ -30,6 +30,7 @@ SPEC = TaskSpec(
     model_input=model_input,
     predict=predict,
     predict_params=predict_params,
+    input_example=input_example,
     primary_mode="min",  # the champion is the lowest dev MASE
     plots=(  # its own training curves (with the dev MASE), so rnnlab.dag adds none
         {"forecast: training": {

@@ -36,6 +36,7 @@ SPEC = TaskSpec(
     model_input=serve.model_input,
     predict=serve.predict,
     predict_params=serve.predict_params,
+    input_example=serve.input_example,
     primary_mode="min",  # primary_metric dev/nll: the champion is the lowest
     plots=(
         _table("metre", "genre",

@@ -19,10 +19,16 @@ from rnnlab.tasks.review.params import ReviewConfig
 from rnnlab.vocab import Vocabulary, tokenize
 
 model_input = texts
+EXAMPLE_WORDS = 60  # a real report runs to hundreds of words; the input example shows the shape
 
 
 def predict_params(cfg: ReviewConfig) -> dict[str, bool | int | float | str]:
     return {}
+
+
+def input_example(cfg: ReviewConfig, frames: dict[str, Any], vocabs: dict[str, Any]) -> list[str]:
+    """A request (the served input example): the first words of two test reports."""
+    return [" ".join(str(t).split()[:EXAMPLE_WORDS]) for t in frames["test"]["text"].iloc[:2]]
 
 
 def predict(net: ReportClassifier, vocabs: dict[str, Vocabulary], inputs: list[str],

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from rnnlab.nn.encoding import pad
-from rnnlab.serving import BadInput, texts
+from rnnlab.serving import number, texts, whole
 from rnnlab.tasks.translate.data import tokenize
 from rnnlab.tasks.translate.encoding import text_ids
 from rnnlab.tasks.translate.model import EncoderDecoder, translate_ids
@@ -29,36 +29,19 @@ def predict_params(cfg: TranslateConfig) -> dict[str, bool | int | float | str]:
     return {"beam_size": d.beam_size, "length_penalty": d.length_penalty, "max_len": d.max_len}
 
 
-def input_example(cfg: TranslateConfig) -> list[str]:
-    """A request: raw source sentences, one string each (the served input schema)."""
-    if cfg.data.direction.source == "it":
-        return ["il gatto nero mangia il pesce.", "non leggiamo il giornale."]
-    if cfg.data.direction.source == "en":
-        return ["the black cat eats the fish.", "we do not read the newspaper."]
-    return ["Tom."]  # a name reads the same in most languages
-
-
-def _count(params: dict[str, Any], name: str, most: int) -> int:
-    value = params[name]
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
-        raise BadInput(f"{name} must be an integer from 1 to {most}, got {value!r}")
-    return value
-
-
-def _penalty(params: dict[str, Any]) -> float:
-    value = params["length_penalty"]
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 10:
-        raise BadInput(f"length_penalty must be a number from 0 to 10, got {value!r}")
-    return float(value)
+def input_example(cfg: TranslateConfig, frames: dict[str, Any],
+                  vocabs: dict[str, Vocabulary]) -> list[str]:
+    """A request (the served input example): two raw test source sentences."""
+    return [str(s) for s in frames["test"]["source"].iloc[:2]]
 
 
 def predict(net: EncoderDecoder, vocabs: dict[str, Vocabulary], inputs: list[str],
             params: dict[str, Any]) -> list[str]:
     """Raw source sentences -> translations (plain text; an empty sentence gives ""), decoded
     with params' beam_size, max_len and length_penalty."""
-    beam_size = _count(params, "beam_size", MAX_BEAM_SIZE)
-    max_len = _count(params, "max_len", MAX_LEN)
-    length_penalty = _penalty(params)
+    beam_size = whole(params["beam_size"], "beam_size", 1, MAX_BEAM_SIZE)
+    max_len = whole(params["max_len"], "max_len", 1, MAX_LEN)
+    length_penalty = number(params["length_penalty"], "length_penalty", 0, 10)
     tokens = [tokenize(text, net.source_lang) for text in inputs]
     keep = [i for i, t in enumerate(tokens) if t]
     out = [""] * len(inputs)
