@@ -17,6 +17,10 @@ def main(argv: list[str] | None = None) -> int:
         from rnnlab import dag
 
         return dag.main(argv[1:])
+    if argv[:1] == ["plots"]:  # `dvc plots` drawn offline
+        from rnnlab import dvcplots
+
+        return dvcplots.main(argv[1:])
     parser = argparse.ArgumentParser(prog="rnnlab", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     for stage in STAGES:
@@ -24,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("task")
         p.add_argument("--params", default="params.yaml")
     sub.add_parser("dag", help="write dvc.yaml from the task registry (--check: compare)")
+    sub.add_parser("plots", help="dvc plots show|diff with vega inlined (draws offline)")
     p = sub.add_parser("predict", help="predict with a registered model (default @champion)")
     p.add_argument("task")
     p.add_argument("inputs", nargs="+", help="inputs, or - to read one per line from stdin")
