@@ -8,7 +8,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: run test test-fast lint dag ui plots bench gpu-check schedule clean
+.PHONY: run test test-fast lint dag ui plots report bench gpu-check schedule clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,9 @@ ui: $(VENV)/.installed  ## the MLflow UI on this project's store, http://127.0.0
 
 plots: $(VENV)/.installed  ## dvc plots show, drawn offline (vega inlined) -> dvc_plots/index.html
 	rnnlab plots
+
+report: $(VENV)/.installed  ## the run report over the current outputs -> reports/index.html
+	rnnlab report
 
 schedule: $(VENV)/.installed  ## Prefect server on 127.0.0.1:4200 (unless PREFECT_API_URL), serve the flow on params.yaml schedule.cron
 	$(BIN)/python flows/schedule.py

@@ -1,10 +1,11 @@
-"""The offline pages: GX results (rnnlab.datadocs) and `rnnlab plots` (dvc plots show with
-vega inlined).
+"""The offline pages: GX results (rnnlab.datadocs), the run report (rnnlab.report) and
+`rnnlab plots` (dvc plots show with vega inlined).
 
 The Chromium checks open a page with every network request sent to a dead proxy
 (benchmarks/offline_pages.py), so a CDN asset fails as it would offline, and measure the
 screenshot (bytes, share of non-white pixels) and the rendered DOM's text. They skip with a
-message when Debian's chromium is not installed."""
+message when Debian's chromium is not installed. The report over a real `dvc repro`'s outputs is
+checked in tests/test_pipeline.py."""
 
 from __future__ import annotations
 
@@ -15,11 +16,15 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import matplotlib
 import pytest
 import yaml
 
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
 from helpers import REPO, frames, merge, sh
-from rnnlab import config, datadocs, dvcplots
+from rnnlab import config, datadocs, dvcplots, report
 from rnnlab.tasks.entity.checks import checks
 from rnnlab.tasks.entity.params import CONFIG as ENTITY
 from rnnlab.validation import ValidationFailed, validate
@@ -83,6 +88,80 @@ def test_data_docs_draw_their_tables_offline(good_rows, tmp_path, browser):
         assert all(w in seen["text"] for w in words), (words, seen["text"][:500])
         # measured: index 0.035, suite page 0.10 of the pixels (GX's own index: 0.012)
         assert seen["non_white_share"] > 0.02, seen
+
+
+# ---------------------------------------------------------------- the run report
+
+
+def _png(path: Path, title: str) -> None:
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.imshow([[0, 1, 2], [3, 4, 5]], cmap="Blues")  # ink over most of the figure
+    ax.set_title(title)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="png", dpi=60)
+    plt.close(fig)
+
+
+@pytest.fixture
+def outputs(tmp_path: Path) -> Path:
+    """A repository's outputs for entity as its stages write them (small, made up)."""
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(dict(raw, tasks=["entity"])))
+    (tmp_path / "metrics").mkdir()
+    (tmp_path / "metrics/entity.json").write_text(json.dumps({
+        "dev/entity_f1": 0.97, "test/entity_f1": 0.93, "gazetteer/test/entity_f1": 0.01,
+        "dense/test/entity_f1": 0.88, "dense/test/token_f1": 0.9}))
+    validation = tmp_path / "data/validation/entity"
+    validation.mkdir(parents=True)
+    (validation / "summary.json").write_text(json.dumps({
+        "task": "entity", "success": True, "evaluated": 13, "failed": 0,
+        "rows": {"sentences": 120, "tokens": 900}, "expectations": []}))
+    evaluation = tmp_path / "plots/entity/evaluation"
+    _png(evaluation / "training.png", "training")
+    _png(evaluation / "confusion.png", "confusion")
+    (evaluation / "examples.txt").write_text(
+        "[B-Species:Panthera] [I-Species:leo] roars\nsplit on token<TAB>tag <script>x</script>\n")
+    return tmp_path
+
+
+def test_report_is_one_page_with_metrics_targets_figures_and_examples_escaped(outputs):
+    path = report.write(outputs / "params.yaml", outputs / "reports/index.html",
+                        use_store=False)
+    page = path.read_text()
+    assert "<script" not in page.replace("&lt;script&gt;", "") and not NETWORK.search(page)
+    images = re.findall(r'<img alt="entity: ([^"]+)" src="data:image/png;base64,', page)
+    assert images == ["training.png", "confusion.png"]  # dvc.yaml's order
+    table = page[page.index('<table class="metrics">'):]
+    table = table[: table.index("</table>")]
+    for model, value in (("RNN", "0.97"), ("gazetteer", "0.01"), ("dense", "0.88")):
+        assert re.search(rf"<td>{model}</td>.*?{value}", table, re.S), model
+    targets = page[page.index('<table class="targets">'):]
+    assert re.search(r"test/entity_f1.*?≥ 0.95.*?0.93.*?not met", targets, re.S)
+    assert "token&lt;TAB&gt;tag &lt;script&gt;x&lt;/script&gt;" in page
+    assert "not registered" in page and "passed" in page
+
+
+def test_report_reads_the_champion_from_the_store_without_creating_one(outputs):
+    page = report.write(outputs / "params.yaml", outputs / "r.html").read_text()
+    assert "no MLflow store at sqlite:///mlruns/mlflow.db" in page
+    assert not (outputs / "mlruns").exists()  # nothing logged, no store made
+
+
+@needs_chromium
+def test_report_draws_its_tables_and_images_offline(outputs, browser):
+    path = report.write(outputs / "params.yaml", outputs / "reports/index.html",
+                        use_store=False)
+    seen = browser.measure(path)
+    assert seen["images"] == 2 and seen["tables"] == 3 and not seen["network_refs"], seen
+    for words in ("rnnlab run report", "test/entity_f1", "gazetteer", "not met",
+                  "token<TAB>tag <script>x</script>"):
+        assert words in seen["text"], words
+    # the figures draw: the page without its <img> elements has far fewer non-white pixels
+    bare = path.with_name("bare.html")
+    bare.write_text(re.sub(r"<img\b[^>]*>", "", path.read_text()))
+    without = browser.measure(bare)
+    assert without["images"] == 0
+    assert seen["non_white_share"] > without["non_white_share"] + 0.01, (seen, without)
 
 
 # ---------------------------------------------------------------- dvc plots
