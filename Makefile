@@ -8,7 +8,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: run test test-fast lint dag ui bench gpu-check schedule clean
+.PHONY: run test test-fast lint dag ui plots report bench gpu-check schedule clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,12 @@ dag: $(VENV)/.installed  ## regenerate dvc.yaml from the task registry and param
 
 ui: $(VENV)/.installed  ## the MLflow UI on this project's store, http://127.0.0.1:5000
 	mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --host 127.0.0.1 --port 5000
+
+plots: $(VENV)/.installed  ## dvc plots show, drawn offline (vega inlined) -> dvc_plots/index.html
+	rnnlab plots
+
+report: $(VENV)/.installed  ## the run report over the current outputs -> reports/index.html
+	rnnlab report
 
 schedule: $(VENV)/.installed  ## Prefect server on 127.0.0.1:4200 (unless PREFECT_API_URL), serve the flow on params.yaml schedule.cron
 	$(BIN)/python flows/schedule.py

@@ -3,7 +3,8 @@
     python flows/pipeline.py [--task entity] [-S entity.train.lr=0.01] [--force] [--push]
 
 The stage graph is dvc.yaml's, read through DVC itself (its stages, one chain per task of
-params.yaml `tasks`, and the dependencies between them); nothing here lists the stages. Each
+params.yaml `tasks` and the `report` stage after them, and the dependencies between them; the
+run report, reports/index.html, is the result's `report`); nothing here lists the stages. Each
 Prefect task runs one stage through DVC, `dvc repro --single-item <task>-<stage>`, so the flow
 runs the same `rnnlab <stage> <task>` command as `dvc repro`, and DVC decides what changed,
 restores from its run cache, caches the outputs and records dvc.lock exactly as `dvc repro`
@@ -52,6 +53,7 @@ from rnnlab import config as rnnlab_config
 from rnnlab.stages import Paths, split_stage_name
 
 VALIDATE = "validate"  # the data gate of every chain: its failure is never retried
+REPORT = "report"  # dvc.yaml's stage writing the run report (rnnlab.report) over every task
 RETRIES = 2
 RETRY_DELAYS = [10, 60]  # seconds: backoff between the tries of a stage
 ENV_FLOW_RUN_ID = "PREFECT__FLOW_RUN_ID"  # rnnlab.tracking.run_tags tags MLflow runs with it
@@ -113,7 +115,9 @@ def stage_graph(root: Path, tasks: list[str] | None = None) -> dict[str, list[st
     """{"<task>-<stage>": [the stages it depends on]} in an order that runs dependencies first.
 
     Read from dvc.yaml by DVC (its stages and output -> dependency edges), restricted
-    to the chains of `tasks` (default: every task in params.yaml)."""
+    to the chains of `tasks` (default: every task in params.yaml). The `report` stage (the run
+    report over every task's outputs) comes last, when every task runs; a run of some tasks
+    leaves it out (`rnnlab report` writes one over the current outputs)."""
     import networkx as nx
     from dvc.repo import Repo
 
@@ -126,7 +130,8 @@ def stage_graph(root: Path, tasks: list[str] | None = None) -> dict[str, list[st
     with Repo(str(root)) as repo:
         graph = repo.index.graph  # an edge goes from a stage to a stage it depends on
         position = {s: i for i, s in enumerate(repo.index.stages)}  # dvc.yaml order
-        keep = [s for s in graph if s.cmd and split_stage_name(s.name)[0] not in left_out]
+        keep = [s for s in graph if s.cmd and split_stage_name(s.name)[0] not in left_out
+                and not (left_out and s.name == REPORT)]
         sub = graph.subgraph(keep)
         order = nx.lexicographical_topological_sort(sub.reverse(copy=True),
                                                     key=lambda s: position.get(s, 0))
@@ -341,9 +346,19 @@ def rnn_pipeline(tasks: list[str] | None = None, overrides: dict[str, Any] | Non
     logger.info(message)
     for name, info in per_task.items():
         logger.info("%s: champion %s", name, info["champion"])
+    report = _report(root, graph)
+    if report:
+        logger.info("run report: %s", report)
     return {"flow_run_id": str(current_flow_run.id), "commit": git_commit(root),
             "ran": ran, "trained": bool(trained), "message": message, "tasks": per_task,
-            "pushed": pushed is not None}
+            "pushed": pushed is not None, "report": report}
+
+
+def _report(root: Path, graph: dict[str, list[str]]) -> str | None:
+    """The run report's path when this run's graph holds the report stage and it exists."""
+    from rnnlab.report import OUT
+
+    return str(root / OUT) if REPORT in graph and (root / OUT).is_file() else None
 
 
 def _override(text: str) -> tuple[str, Any]:

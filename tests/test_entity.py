@@ -12,7 +12,7 @@ import torch
 import yaml
 
 from helpers import REPO, frames, merge, write_conll
-from rnnlab import config, serving, tasks
+from rnnlab import config, datadocs, serving, tasks
 from rnnlab.config import ConfigError, TrainerConfig, VocabConfig
 from rnnlab.nn import loop
 from rnnlab.nn.encoding import pad
@@ -151,7 +151,8 @@ def run(rows, tmp_path):
 
 
 def test_clean_data_passes_and_writes_json_and_data_docs(good_rows, tmp_path):
-    summary = run(good_rows, tmp_path)
+    summary = validate("entity", checks(CFG, frames(good_rows)), tmp_path / "out",
+                       docs=datadocs.write)
     assert summary["success"] and summary["failed"] == 0 and summary["evaluated"] >= 12
     assert json.loads((tmp_path / "out" / "summary.json").read_text())["success"]
     assert (tmp_path / "out" / "gx_result.json").exists()

@@ -105,14 +105,20 @@ def test_stage_graph_is_dvc_yaml_one_independent_chain_per_task(pipeline, tmp_pa
     subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
 
     graph = pipeline.stage_graph(tmp_path)
-    assert sorted(graph) == sorted(f"{t}-{s}" for s in STAGES for t in ("entity", "review"))
+    assert sorted(graph) == sorted([*(f"{t}-{s}" for s in STAGES for t in ("entity", "review")),
+                                    "report"])
     order = list(graph)
+    assert order[-1] == "report" and sorted(graph["report"]) == [
+        f"{t}-{s}" for t in ("entity", "review") for s in ("evaluate", "validate")]
     for stage, upstream in graph.items():
+        if stage == "report":  # the run report reads every chain's outputs
+            continue
         task = stage.partition("-")[0]
         assert all(u.startswith(f"{task}-") for u in upstream), (stage, upstream)  # independent
         assert all(order.index(u) < order.index(stage) for u in upstream)
     assert graph["review-prepare"] == []
     assert "review-encode" in graph["review-train"] and "review-train" in graph["review-evaluate"]
+    # a run of some tasks leaves the report (over every task) out
     assert list(pipeline.stage_graph(tmp_path, ["review"])) == [f"review-{s}" for s in STAGES]
     with pytest.raises(ValueError, match=r"not in params\.yaml"):
         pipeline.stage_graph(tmp_path, ["nope"])
@@ -194,7 +200,9 @@ def test_flow_runs_every_stage_through_dvc_and_tags_mlflow(pipeline, harness, fl
     result = state.result()
     run_id = result["flow_run_id"]
     info = result["tasks"]["entity"]
-    assert result["trained"] is True and result["ran"] == [f"entity-{s}" for s in STAGES]
+    assert result["trained"] is True
+    assert result["ran"] == [*(f"entity-{s}" for s in STAGES), "report"]
+    assert result["report"] == str(flow_repo / "reports/index.html")
     assert info["ran"] == STAGES
     assert info["metrics"] == json.loads((flow_repo / "metrics/entity.json").read_text())
     assert 0 <= info["metrics"]["test/entity_f1"] <= 1
@@ -202,7 +210,8 @@ def test_flow_runs_every_stage_through_dvc_and_tags_mlflow(pipeline, harness, fl
 
     runs = task_runs(run_id)
     assert {name: run.state.type.value for name, run in runs.items()} == {
-        **{f"entity-{s}": "COMPLETED" for s in STAGES}, "summary": "COMPLETED"}
+        **{f"entity-{s}": "COMPLETED" for s in STAGES}, "report": "COMPLETED",
+        "summary": "COMPLETED"}
     from prefect.client.orchestration import get_client
 
     with get_client(sync_client=True) as client:
@@ -218,7 +227,7 @@ def test_flow_runs_every_stage_through_dvc_and_tags_mlflow(pipeline, harness, fl
 
     assert "up to date" in sh(flow_repo, "dvc", "status").stdout
     lock = yaml.safe_load((flow_repo / "dvc.lock").read_text())["stages"]
-    assert sorted(lock) == sorted(f"entity-{s}" for s in STAGES)
+    assert sorted(lock) == sorted([*(f"entity-{s}" for s in STAGES), "report"])
 
 
 @pytest.mark.slow

@@ -3,14 +3,17 @@ MLflow store and DVC remote (the user's mlruns/ and remote are never touched).""
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import re
+import shutil
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from helpers import STAGES, champion, make_repo, ran, sh, write_conll
+from helpers import REPO, STAGES, champion, make_repo, ran, sh, write_conll
 
 pytestmark = pytest.mark.slow
 
@@ -24,7 +27,7 @@ def test_repro_runs_every_stage_and_registers_a_champion(repo: Path):
     out = sh(repo, "dvc", "repro")
     assert ran(out, "entity") == [f"entity-{s}" for s in STAGES]
     assert ran(out, "review") == [f"review-{s}" for s in STAGES]
-    assert len(ran(out)) == 2 * len(STAGES)
+    assert len(ran(out)) == 2 * len(STAGES) + 1 and ran(out)[-1] == "report"  # the run report
     metrics = yaml.safe_load((repo / "metrics/entity.json").read_text())
     for key in ("test/entity_f1", "test/entity_precision", "test/entity_recall", "test/token_f1",
                 "model/params", "dense/test/entity_f1", "dense/params",
@@ -67,6 +70,35 @@ def test_review_task_runs_through_the_same_stages(repo: Path):
     assert abs(sum(result[0]["probabilities"].values()) - 1) < 1e-4
 
 
+def test_report_stage_writes_one_offline_page_over_the_real_outputs(repo: Path):
+    """The run report of this `dvc repro`: each task's metric table, figures and champion,
+    logged to MLflow; rendered offline in headless Chromium when it is installed."""
+    page = (repo / "reports/index.html").read_text()
+    for task in ("entity", "review"):
+        assert f'<section id="{task}">' in page
+        assert f"<code>rnnlab-{task}</code> version 1" in page  # the champion, from the store
+    assert re.search(r"<td>tfidf_lr</td>", page) and re.search(r"<td>dense</td>", page)
+    assert not re.search(r"<(script|link)\b", page) and "src=\"http" not in page
+    figures = re.findall(r'<img alt="(\w+): ([^"]+)" src="data:image/png;base64,', page)
+    assert ("entity", "confusion.png") in figures and ("review", "training.png") in figures
+    code = ("import mlflow; c = mlflow.MlflowClient('sqlite:///mlruns/mlflow.db'); "
+            "e = c.get_experiment_by_name('rnnlab-report'); "
+            "r = c.search_runs([e.experiment_id])[0]; "
+            "print([a.path for a in c.list_artifacts(r.info.run_id)])")
+    assert "'index.html'" in sh(repo, sys.executable, "-c", code).stdout
+    if shutil.which("chromium") is None:
+        pytest.skip("the Chromium render needs Debian's chromium (apt-get install -y chromium)")
+    spec = importlib.util.spec_from_file_location("offline_pages",
+                                                  REPO / "benchmarks/offline_pages.py")
+    browser = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(browser)
+    seen = browser.measure(repo / "reports/index.html")
+    assert seen["images"] == len(figures) and seen["tables"] == page.count("<table")
+    assert not seen["network_refs"]
+    assert "rnnlab run report" in seen["text"] and "tfidf_lr" in seen["text"], seen["text"][:300]
+    assert seen["non_white_share"] > 0.03, seen  # measured 0.08 on five tasks' report
+
+
 def test_second_repro_does_nothing(repo: Path):
     out = sh(repo, "dvc", "repro")
     assert ran(out) == []
@@ -90,10 +122,11 @@ def test_editing_one_task_changes_only_its_stages_and_a_shared_file_its_importer
         finally:
             path.write_text(original)
         if path == entity_file:
-            assert changed == {f"entity-{s}" for s in STAGES}, changed
-        else:
+            # the run report reads entity's SPEC (its plots) and its outputs
+            assert changed == {*(f"entity-{s}" for s in STAGES), "report"}, changed
+        else:  # and the report reads the champion through tracking.py
             assert changed == {f"{t}-{s}" for t in ("entity", "review")
-                               for s in ("train", "evaluate")}, changed
+                               for s in ("train", "evaluate")} | {"report"}, changed
     (repo / "data/raw/review/another-corpus").mkdir(parents=True)
     (repo / "data/raw/review/another-corpus/reviews.csv").write_text("text,label\n")
     assert _status(repo) == set()  # a corpus no stage reads invalidates nothing
@@ -114,7 +147,7 @@ def test_champion_answers_raw_text(repo: Path):
 
 def test_experiment_changing_one_param_reruns_only_what_depends_on_it(repo: Path):
     out = sh(repo, "dvc", "exp", "run", "-S", "entity.train.lr=0.01")
-    assert ran(out) == ["entity-train", "entity-evaluate"]
+    assert ran(out) == ["entity-train", "entity-evaluate", "report"]
     assert "entity.train.lr" in sh(repo, "dvc", "params", "diff").stdout
     assert "test/entity_f1" in sh(repo, "dvc", "metrics", "show").stdout
     sh(repo, "dvc", "plots", "show", "-o", str(repo.parent / "plots-html"))

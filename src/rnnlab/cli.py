@@ -23,6 +23,10 @@ def main(argv: list[str] | None = None) -> int:
         from rnnlab import dag
 
         return dag.main(argv[1:])
+    if argv[:1] in (["report"], ["plots"]):  # the run report; `dvc plots` drawn offline
+        from rnnlab import dvcplots, report
+
+        return report.main(argv[1:]) if argv[0] == "report" else dvcplots.main(argv[1:])
     parser = argparse.ArgumentParser(prog="rnnlab", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     for stage in STAGES:
@@ -30,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("task")
         p.add_argument("--params", default="params.yaml")
     sub.add_parser("dag", help="write dvc.yaml from the task registry (--check: compare)")
+    sub.add_parser("report", help="write reports/index.html, the run report (offline HTML)")
+    sub.add_parser("plots", help="dvc plots show|diff with vega inlined (draws offline)")
     p = sub.add_parser("predict", help="predict with a registered model (default @champion)",
                        description=PREDICT_HELP)
     p.add_argument("task")

@@ -101,6 +101,25 @@ class ScheduleConfig:
 
 
 @dataclass(frozen=True)
+class Target:
+    """A goal for one metric of metrics/<task>.json (the run report marks it met or not)."""
+
+    min: float | None = None
+    max: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.min is None and self.max is None:
+            raise ConfigError("a target needs min, max or both")
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    """The run report (rnnlab report): per task, {metric of metrics/<task>.json: target}."""
+
+    targets: dict[str, dict[str, Target]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class TaskConfig:
     """The generic part of a task's section; a task's CONFIG adds its typed `data`,
     `validation`, `vocab`, `model`, `train`, `baselines` and `decode` sections."""
@@ -131,6 +150,7 @@ class Config:
     trainer: TrainerConfig
     schedule: ScheduleConfig
     task_configs: dict[str, TaskConfig]
+    report: ReportConfig = field(default_factory=ReportConfig)
 
     def task(self, name: str) -> Any:
         if name not in self.task_configs:
@@ -158,7 +178,11 @@ def build(cls: type, values: Any, where: str) -> Any:
                and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
     if missing:
         raise ConfigError(f"{where}.{missing[0]}: missing required key")
-    return cls(**{k: _value(hints[k], v, f"{where}.{k}") for k, v in values.items()})
+    built = {k: _value(hints[k], v, f"{where}.{k}") for k, v in values.items()}
+    try:
+        return cls(**built)
+    except ConfigError as err:  # the dataclass's own check (__post_init__)
+        raise ConfigError(f"{where}: {err}") from None
 
 
 def _value(tp: Any, value: Any, where: str) -> Any:
@@ -231,7 +255,7 @@ def load(path: str | Path = "params.yaml") -> Config:
     tasks = raw.get("tasks")
     if not isinstance(tasks, list) or not tasks or not all(isinstance(t, str) for t in tasks):
         raise ConfigError("params.yaml: 'tasks' must be a non-empty list of task names")
-    top = {"seed", "tasks", "mlflow", "trainer", "schedule"}
+    top = {"seed", "tasks", "mlflow", "trainer", "schedule", "report"}
     packages = Path(__file__).parent / "tasks"  # a section of a task left out of `tasks` is kept
     unknown = sorted(k for k in set(raw) - top - set(tasks)
                      if not (packages / str(k) / "params.py").is_file())
@@ -260,7 +284,8 @@ def load(path: str | Path = "params.yaml") -> Config:
         mlflow=build(MlflowConfig, raw.get("mlflow"), "params.yaml:mlflow"),
         trainer=trainer,
         schedule=build(ScheduleConfig, raw.get("schedule"), "params.yaml:schedule"),
-        task_configs=task_configs)
+        task_configs=task_configs,
+        report=build(ReportConfig, raw.get("report"), "params.yaml:report"))
 
 
 def override(raw: dict[str, Any], assignments: list[str]) -> dict[str, Any]:

@@ -9,7 +9,8 @@ Each stage depends on exactly:
   `raw_inputs` names for the configured source);
 - the params sections it reads (`TaskSpec.stage_params`).
 So editing one task's package re-runs only that task's stages, and a shared module re-runs the
-stages whose processes import it.
+stages whose processes import it. One more stage, `report`, reads every task's outputs and
+writes the run report (`report_stage`).
 """
 
 from __future__ import annotations
@@ -172,12 +173,30 @@ def plots(task: str) -> list[Any]:
     return [*extra, *own]
 
 
+def report_stage(cfg: Any, raw: dict[str, Any]) -> dict[str, Any]:
+    """`rnnlab report`: the run report over every task's outputs. It depends on the files it
+    reads (rnnlab.report.inputs), the params it reads, its import closure and each task's
+    package (it reads the SPEC's primary_mode and plots)."""
+    from rnnlab import report
+
+    root = PACKAGE.parent.parent
+    packages = [PACKAGE / "tasks" / task for task in cfg.tasks]
+    code = sorted(_rel(p, root) for p in closure([PACKAGE / "report.py"])
+                  if not any(pkg in p.parents for pkg in packages))
+    deps = [*code, *(_rel(p, root) for p in packages),
+            *(path for task in cfg.tasks for path in report.inputs(task))]
+    return {"cmd": "rnnlab report", "deps": deps,
+            "params": [p for p in report.params_read(cfg.tasks) if _has(raw, p)],
+            "outs": [str(report.OUT)]}
+
+
 def render(params: str | Path = "params.yaml") -> str:
     cfg = config.load(params)
     raw = yaml.safe_load(Path(params).read_text())
     body = {
-        "stages": {stage_name(task, name): stage(task, name, cfg, raw)
-                   for task in cfg.tasks for name in STAGES},
+        "stages": {**{stage_name(task, name): stage(task, name, cfg, raw)
+                      for task in cfg.tasks for name in STAGES},
+                   "report": report_stage(cfg, raw)},
         "plots": [entry for task in cfg.tasks for entry in plots(task)],
     }
     return HEADER + yaml.safe_dump(body, sort_keys=False, width=100)

@@ -5,7 +5,8 @@ Each becomes a GX suite validated on that frame. The stage writes, under data/va
   summary.json   deterministic pass/fail per expectation with a few offending rows (downstream
                  stages depend on this file, so an unchanged verdict re-runs nothing)
   gx_result.json GX's full validation results
-  data_docs/     GX Data Docs HTML (open data_docs/index.html)
+  data_docs/     the results as self-contained HTML (open data_docs/index.html; the validate
+                 stage renders them with rnnlab.datadocs: no CDN, so they show offline)
 """
 
 from __future__ import annotations
@@ -13,8 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-import shutil
-import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -145,20 +145,26 @@ def failure_message(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def validate(task: str, checks: list[Check], out_dir: str | Path) -> dict[str, Any]:
-    """Run every check, write summary/results/Data Docs atomically, raise if any failed."""
+def validate(task: str, checks: list[Check], out_dir: str | Path,
+             docs: Callable[[Path, str, list[dict[str, Any]], dict[str, int]], Any] | None = None,
+             ) -> dict[str, Any]:
+    """Run every check, write summary/results (and the pages `docs` renders from the results,
+    e.g. rnnlab.datadocs.write) atomically, raise if any failed. `docs` is passed in by the
+    validate stage so that the page code is a dep of that stage only, not of every stage that
+    imports this module."""
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
-    with tempfile.TemporaryDirectory() as project, atomic_dir(out_dir) as out:
-        context = gx.get_context(mode="file", project_root_dir=project)
+    with atomic_dir(out_dir) as out:
+        # ephemeral: the pages are rendered here (GX's own Data Docs need a CDN to show)
+        context = gx.get_context(mode="ephemeral")
         context.variables.progress_bars = ProgressBarsConfig(globally=False)
         results = [_run_suite(context, task, check) for check in checks]
-        context.build_data_docs()
-        site = Path(project) / "gx" / "uncommitted" / "data_docs" / "local_site"
-        shutil.copytree(site, out / "data_docs")
         full = [r.to_json_dict() for r in results]
+        if docs is not None:
+            docs(out / "data_docs", task, full,
+                 {f"{task}-{c.name}": len(c.frame) for c in checks})
         (out / "gx_result.json").write_text(json.dumps(full, indent=1, default=str))
         summary = summarise(task, checks, results)
         (out / "summary.json").write_text(strict_json(summary) + "\n")
