@@ -48,23 +48,26 @@ def run(spec: TaskSpec, cfg: Config) -> None:
             table.to_csv(out / f"{stem}.csv", index=False)
         for name, write in result.files.items():
             write(out / name)
+        tracking.kill_point("evaluate:plots")
         plots.curves(pd.read_csv(paths.plots / "training.csv"), out / "training.png",
                      f"{task}: training")
         (out / "examples.txt").write_text("\n".join(result.examples) + "\n")
 
-    tracking.setup(cfg.mlflow, task)
+    tracking.repair(mlflow.MlflowClient(), tracking.setup(cfg.mlflow, task))
     run_id = tracking.training_run(task, file_digest(paths.model / "model.pt"))
     defaults = spec.predict_params(tc)
     example = spec.input_example(tc) if spec.input_example is not None else None
     output = (None if example is None else
               spec.predict(net, vocabs, spec.model_input(example), defaults))
     fingerprint = {tracking.DATA_TAG: tracking.data_fingerprint(paths.prepared)}
-    with mlflow.start_run(run_id=run_id, tags={**tracking.run_tags(task, "evaluate"),
-                                               **fingerprint}):
+    # ends KILLED/FAILED if interrupted; registration is its last step (tracking.register)
+    with tracking.stage_run(run_id=run_id, tags={**tracking.run_tags(task, "evaluate"),
+                                                 **fingerprint}):
         mlflow.log_metrics({k.replace("@", "_"): float(v) for k, v in metrics.items()})
         mlflow.log_artifact(str(paths.metrics))
         mlflow.log_artifact(str(paths.plots / "training.csv"), "evaluation")
         mlflow.log_artifacts(str(paths.evaluation), "evaluation")
+        tracking.kill_point("evaluate:logged")
         info = mlflow.pyfunc.log_model(
             name="model", python_model=str(PYFUNC), code_paths=[str(PACKAGE)],
             artifacts={"model_dir": str(paths.model)}, pip_requirements=_requirements(spec),
