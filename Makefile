@@ -37,7 +37,7 @@ dag: $(VENV)/.installed  ## regenerate dvc.yaml from the task registry and param
 ui: $(VENV)/.installed  ## the MLflow UI on this project's store, http://127.0.0.1:5000
 	mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --host 127.0.0.1 --port 5000
 
-schedule: $(VENV)/.installed  ## Prefect server on 127.0.0.1:4200 (unless PREFECT_API_URL), serve the flow on params.yaml schedule.cron
+schedule: $(VENV)/.installed  ## Prefect server on 127.0.0.1:4200 (unless PREFECT_API_URL; PREFECT_DB=postgresql+asyncpg://…: on PostgreSQL), serve the flow on params.yaml schedule.cron
 	$(BIN)/python flows/schedule.py
 
 bench: $(VENV)/.installed  ## costs side by side (loop, cells, one-hot, orchestration, serving, scaling) -> metrics/bench.json
