@@ -87,7 +87,7 @@ def mlflow_server(database: str, tmp_path: Path) -> Iterator[str]:
     port, log = _free_port(), tmp_path / "mlflow-server.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     cmd = [str(Path(sys.executable).parent / "mlflow"), "server", "--backend-store-uri",
-           f"postgresql://{PG['user']}@{PG['host']}:{PG['port']}/{database}",
+           f"postgresql+psycopg2://{PG['user']}@{PG['host']}:{PG['port']}/{database}",
            "--artifacts-destination", str(tmp_path / "artifacts"), "--host", "127.0.0.1",
            "--port", str(port), "--workers", "1"]
     with log.open("w") as out:
@@ -103,10 +103,10 @@ def mlflow_server(database: str, tmp_path: Path) -> Iterator[str]:
 
 def test_two_pipelines_at_once_on_the_postgresql_server(mlflow_server: str, tmp_path: Path):
     repos = []
-    for seed in (1, 2):
-        repo = make_repo(tmp_path / f"clone{seed}", tasks=("entity",))
+    for i, lr in enumerate((0.003, 0.03)):  # the same data (seed), different models
+        repo = make_repo(tmp_path / f"clone{i}", tasks=("entity",))
         params = yaml.safe_load((repo / "params.yaml").read_text())
-        params["seed"] = seed
+        params["entity"]["train"]["lr"] = lr
         (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
         repos.append(repo)
     procs = [subprocess.Popen(["dvc", "repro"], cwd=repo,
@@ -125,7 +125,8 @@ def test_two_pipelines_at_once_on_the_postgresql_server(mlflow_server: str, tmp_
     runs = client.search_runs([experiment.experiment_id])
     assert sorted(r.info.status for r in runs) == ["FINISHED", "FINISHED"]
     dev = {}
-    for repo, run in zip(repos, sorted(runs, key=lambda r: r.data.params["seed"]), strict=True):
+    by_lr = sorted(runs, key=lambda r: float(r.data.params["train.lr"]))
+    for repo, run in zip(repos, by_lr, strict=True):
         metrics = json.loads((repo / "metrics/entity.json").read_text())
         assert run.data.metrics["dev/entity_f1"] == pytest.approx(metrics["dev/entity_f1"])
         assert run.data.metrics["test/entity_f1"] == pytest.approx(metrics["test/entity_f1"])
@@ -135,14 +136,15 @@ def test_two_pipelines_at_once_on_the_postgresql_server(mlflow_server: str, tmp_
     versions = client.search_model_versions("name='rnnlab-entity'")
     assert sorted(v.run_id for v in versions) == sorted(dev)
     assert all(v.status == "READY" for v in versions)
+    assert len({v.tags["rnnlab.dataset"] for v in versions}) == 1  # one champion race
     best = max(dev.values())  # a tie keeps the older version
     expected = min(int(v.version) for v in versions if dev[v.run_id] == best)
     assert client.get_model_version_by_alias("rnnlab-entity", "champion").version in (
         expected, str(expected))
     for v in versions:  # every registered model's files are on the server
         local = mlflow.artifacts.download_artifacts(
-            f"models:/rnnlab-entity/{v.version}", dst_path=str(tmp_path / f"v{v.version}"),
-            tracking_uri=mlflow_server)
+            artifact_uri=client.get_model_version_download_uri("rnnlab-entity", v.version),
+            dst_path=str(tmp_path / f"v{v.version}"), tracking_uri=mlflow_server)
         assert (Path(local) / "MLmodel").is_file()
         assert any(Path(local).rglob("model.pt"))
 
