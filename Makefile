@@ -43,7 +43,7 @@ plots: $(VENV)/.installed  ## dvc plots show, drawn offline (vega inlined) -> dv
 report: $(VENV)/.installed  ## the run report over the current outputs -> reports/index.html
 	rnnlab report
 
-schedule: $(VENV)/.installed  ## Prefect server on 127.0.0.1:4200 (unless PREFECT_API_URL), serve the flow on params.yaml schedule.cron
+schedule: $(VENV)/.installed  ## Prefect server on 127.0.0.1:4200 (unless PREFECT_API_URL; PREFECT_DB=postgresql+asyncpg://…: on PostgreSQL), serve the flow on params.yaml schedule.cron
 	$(BIN)/python flows/schedule.py
 
 bench: $(VENV)/.installed  ## costs side by side (loop, cells, one-hot, orchestration, serving, scaling) -> metrics/bench.json

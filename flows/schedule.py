@@ -5,6 +5,9 @@
     PREFECT_API_URL=http://prefect.example:4200/api python flows/schedule.py   # a team server
     python flows/schedule.py --work-pool NAME   # register for a work pool's workers, then exit
     python flows/schedule.py --apply    # register (or update) the deployment only, then exit
+    python flows/schedule.py --database postgresql+asyncpg://postgres@127.0.0.1:5432/prefect
+                                        # `make schedule PREFECT_DB=...`: the server this
+                                        # script starts keeps its state in PostgreSQL (team)
 
 Served here, each scheduled run executes in this process's environment on this repository;
 stop with Ctrl-C (the schedule is paused and the server this script started is stopped).
@@ -44,10 +47,19 @@ def healthy(api_url: str, timeout: float = 2.0) -> bool:
         return False
 
 
-def start_server(port: int, wait_s: float = 90.0) -> subprocess.Popen:
-    """`prefect server start` on loopback only; returns once /api/health answers."""
+def start_server(port: int, wait_s: float = 90.0,
+                 database: str | None = None) -> subprocess.Popen:
+    """`prefect server start` on loopback only; returns once /api/health answers. With
+    `database` (postgresql+asyncpg://user@host:port/db; asyncpg comes with Prefect), the
+    server keeps flow runs, deployments and schedules there instead of SQLite under
+    PREFECT_HOME, so several people or machines can share it (and it migrates the database
+    itself on start)."""
     env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
     env.pop("PREFECT_API_URL", None)
+    if database:
+        if not database.startswith("postgresql+asyncpg://"):
+            raise SystemExit(f"--database {database!r}: expected postgresql+asyncpg://...")
+        env["PREFECT_API_DATABASE_CONNECTION_URL"] = database
     proc = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start",
                              "--host", "127.0.0.1", "--port", str(port)], env=env,
                             start_new_session=True)
@@ -84,6 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=4200, help="port of the local server")
     parser.add_argument("--apply", action="store_true",
                         help="register the deployment and exit (no serving here)")
+    parser.add_argument("--database", default=os.environ.get("PREFECT_DB"),
+                        help="the started server's database, postgresql+asyncpg://... "
+                        "(default $PREFECT_DB; none: SQLite under PREFECT_HOME)")
     parser.add_argument("--work-pool", help="deploy to this work pool (its workers run the "
                         "flows from this repository's path) and exit")
     args = parser.parse_args(argv)
@@ -95,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         local = f"http://127.0.0.1:{args.port}/api"
         if not healthy(local):
             print(f"starting a Prefect server on http://127.0.0.1:{args.port} (loopback only)")
-            server = start_server(args.port)
+            server = start_server(args.port, database=args.database)
         os.environ["PREFECT_API_URL"] = local  # before Prefect is imported: it reads it once
     try:
         return _deploy(args, cron, settings["timezone"])

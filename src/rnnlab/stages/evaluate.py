@@ -48,23 +48,26 @@ def run(spec: TaskSpec, cfg: Config) -> None:
             table.to_csv(out / f"{stem}.csv", index=False)
         for name, write in result.files.items():
             write(out / name)
+        tracking.kill_point("evaluate:plots")
         plots.curves(pd.read_csv(paths.plots / "training.csv"), out / "training.png",
                      f"{task}: training")
         (out / "examples.txt").write_text("\n".join(result.examples) + "\n")
 
-    tracking.setup(cfg.mlflow, task)
+    tracking.repair(mlflow.MlflowClient(), tracking.setup(cfg.mlflow, task))
     run_id = tracking.training_run(task, file_digest(paths.model / "model.pt"))
     # the training's last step: the run page and its charts then show these values last,
     # after the per-epoch curves, not as their first point
     step = final_step(run_id)
     fingerprint = {tracking.DATA_TAG: tracking.data_fingerprint(paths.prepared)}
-    with mlflow.start_run(run_id=run_id, tags={**tracking.run_tags(task, "evaluate"),
-                                               **fingerprint}):
+    # ends KILLED/FAILED if interrupted; registration is its last step (tracking.register)
+    with tracking.stage_run(run_id=run_id, tags={**tracking.run_tags(task, "evaluate"),
+                                                 **fingerprint}):
         mlflow.log_metrics({k.replace("@", "_"): float(v) for k, v in metrics.items()},
                            step=step)
         mlflow.log_artifact(str(paths.metrics))
         mlflow.log_artifact(str(paths.plots / "training.csv"), "evaluation")
         mlflow.log_artifacts(str(paths.evaluation), "evaluation")
+        tracking.kill_point("evaluate:logged")
         info = log_model(spec, tc, paths.model, frames, net, vocabs)
         registered = None
         if cfg.mlflow.register:

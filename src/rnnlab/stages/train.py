@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,7 +27,6 @@ from rnnlab.tasks import TaskSpec
 
 def run(spec: TaskSpec, cfg: Config) -> None:
     import mlflow
-    from pytorch_lightning.loggers import MLFlowLogger
 
     task, paths, tc = spec.name, Paths(spec.name), cfg.task(spec.name)
     require_valid(paths)
@@ -42,8 +42,11 @@ def run(spec: TaskSpec, cfg: Config) -> None:
         train(net, objective, train_batches, dev_batches, tc.train, cfg.trainer, progress=False)
         return
 
-    tracking.setup(cfg.mlflow, task)
-    with mlflow.start_run(tags=tracking.run_tags(task, "train")) as active:
+    experiment_id = tracking.setup(cfg.mlflow, task)
+    tracking.repair(mlflow.MlflowClient(), experiment_id)
+    # the run wraps fit and every output: FINISHED only once they are all written, KILLED
+    # on SIGTERM/Ctrl-C, FAILED on an error (tracking.stage_run)
+    with tracking.stage_run(tags=tracking.run_tags(task, "train")) as active:
         run_id = active.info.run_id
         mlflow.log_params(tracking.flat_params("", {
             "seed": cfg.seed, "encoding": tc.encoding, "model": tc.model, "train": tc.train,
@@ -52,40 +55,55 @@ def run(spec: TaskSpec, cfg: Config) -> None:
         # retrain after every re-validation)
         mlflow.log_artifact(str(paths.validation / "summary.json"), "validation")
         mlflow.log_artifacts(str(paths.vocab), "vocab")
-        logger = MLFlowLogger(experiment_name=tracking.experiment_name(task),
-                              tracking_uri=tracking.tracking_uri(cfg.mlflow), run_id=run_id)
+        logger = _stage_logger(task, tracking.tracking_uri(cfg.mlflow), run_id)
         if init_metrics:
             mlflow.log_metrics(init_metrics)
+        tracking.kill_point("train:fit")
         start = time.perf_counter()
         module = train(net, objective, train_batches, dev_batches, tc.train, cfg.trainer,
                        logger=logger)
         seconds = time.perf_counter() - start
         with atomic_dir(paths.model) as out:
             torch.save(net.state_dict(), out / "model.pt")
+            tracking.kill_point("train:weights")
             write_json(out / "net.json", {"task": task, "config": net_config,
                                           "vocabs": sorted(vocabs)})
             shutil.copytree(paths.vocab, out / "vocab")
             digest = file_digest(out / "model.pt")
         mlflow.set_tag(tracking.WEIGHTS_TAG, digest)
+        tracking.kill_point("train:tagged")
         exported = spec.embeddings(tc, net, vocabs, encoded) if spec.embeddings else None
         if exported is not None:
             with atomic_dir(paths.embeddings) as out:
                 export_embeddings(out, *exported)
             mlflow.log_artifacts(str(paths.embeddings), "embeddings")
-    curve = pd.DataFrame(module.history)
-    with atomic_path(paths.plots / "training.csv") as tmp:
-        curve.to_csv(tmp, index=False)
-    monitor, mode = objective.monitor, objective.mode
-    best = float("nan")
-    if monitor in curve:
-        best = float(curve[monitor].max() if mode == "max" else curve[monitor].min())
-    write_json(paths.stage_metrics / "train.json", {
-        f"best_{monitor}": best, "epochs": len(curve), "train_seconds": round(seconds, 2),
-        "examples_per_second": round(len(curve) * len(train_batches.dataset) / seconds, 1),
-        **init_metrics,
-    })
+        curve = pd.DataFrame(module.history)
+        with atomic_path(paths.plots / "training.csv") as tmp:
+            curve.to_csv(tmp, index=False)
+        monitor, mode = objective.monitor, objective.mode
+        best = float("nan")
+        if monitor in curve:
+            best = float(curve[monitor].max() if mode == "max" else curve[monitor].min())
+        write_json(paths.stage_metrics / "train.json", {
+            f"best_{monitor}": best, "epochs": len(curve), "train_seconds": round(seconds, 2),
+            "examples_per_second": round(len(curve) * len(train_batches.dataset) / seconds, 1),
+            **init_metrics,
+        })
     print(f"train[{task}]: {len(curve)} epochs in {seconds:.1f}s, best {monitor}={best:.4f}"
           f" (MLflow run {run_id})")
+
+
+def _stage_logger(task: str, uri: str, run_id: str) -> Any:
+    """Lightning's MLflow logger on the stage's run, except that it does not end the run
+    after fit (Lightning's own would mark it FINISHED before the weights exist)."""
+    from pytorch_lightning.loggers import MLFlowLogger
+
+    class StageRunLogger(MLFlowLogger):
+        def finalize(self, status: str = "success") -> None:
+            pass  # tracking.stage_run ends the run
+
+    return StageRunLogger(experiment_name=tracking.experiment_name(task), tracking_uri=uri,
+                          run_id=run_id)
 
 
 def export_embeddings(out: Path, words: list[str], vectors: np.ndarray, n_query: int = 12,
