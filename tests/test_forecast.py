@@ -561,6 +561,55 @@ def test_serving_forecasts_steps_periods_after_the_history(tiny_task):
     np.testing.assert_array_equal(longer["forecast"][:6], out["forecast"])
 
 
+def test_served_pyfunc_returns_evaluates_conformal_intervals(tiny_task, tmp_path):
+    """Through mlflow.pyfunc as the registry serves it: the logged model carries evaluate's
+    conformal half-widths, and every period comes with lower <= forecast <= upper at exactly
+    those widths; past the calibrated steps the last width is reused and flagged."""
+    import mlflow
+
+    from rnnlab.io import write_json
+    from rnnlab.stages.evaluate import model_kwargs
+
+    cfg, frames, vocabs, enc, net = tiny_task
+    result = evaluate(cfg, net, frames, enc, vocabs, seed=0)
+    cal, n = result.calibration, cfg.data.horizon_test
+    assert cal["level"] == cfg.data.backtest.interval == 0.8 and len(cal["half_widths"]) == n
+    np.testing.assert_allclose(cal["half_widths"], result.tables["intervals"]["half_width"],
+                               atol=5e-5)
+    folder = tmp_path / "model"  # as train writes it
+    (folder / "vocab").mkdir(parents=True)
+    torch.save(net.state_dict(), folder / "model.pt")
+    write_json(folder / "net.json", {"task": "forecast", "config": SPEC.net_config(cfg, vocabs),
+                                     "vocabs": sorted(vocabs)})
+    for name, vocab in vocabs.items():
+        vocab.save(folder / "vocab" / f"{name}.json")
+    mlflow.pyfunc.save_model(tmp_path / "pyfunc",
+                             **model_kwargs(SPEC, cfg, folder, frames, calibration=cal))
+    served = mlflow.pyfunc.load_model(str(tmp_path / "pyfunc"))
+    declared = {c.name: c.type.name for c in served.metadata.get_output_schema().inputs}
+    assert declared == {"date": "string", "forecast": "double", "lower": "double",
+                        "upper": "double", "level": "double", "calibrated": "boolean"}
+    history = _history(frames)
+    out = served.predict(history, params={"steps": 4 * n})  # the cap: four blocks
+    assert (out["lower"] <= out["forecast"]).all() and (out["forecast"] <= out["upper"]).all()
+    half = (out["upper"] - out["forecast"]).to_numpy()
+    np.testing.assert_allclose(half, (out["forecast"] - out["lower"]).to_numpy())
+    np.testing.assert_allclose(half[:n], cal["half_widths"], rtol=1e-9)
+    np.testing.assert_allclose(half[n:], cal["half_widths"][-1], rtol=1e-9)
+    assert out["calibrated"].tolist() == [True] * n + [False] * 3 * n
+    assert (out["level"] == 0.8).all()
+    plain = SPEC.predict(net, vocabs, history, {"steps": 4 * n})  # no calibration: no intervals
+    assert list(plain.columns) == ["date", "forecast"]
+    np.testing.assert_allclose(out["forecast"], plain["forecast"])
+    # the scoring server's path, on the model's own serving_input_example.json
+    example = (tmp_path / "pyfunc" / "serving_input_example.json").read_text()
+    answer = mlflow.models.validate_serving_input(str(tmp_path / "pyfunc"), example)
+    assert len(answer) == cfg.decode.steps and answer["calibrated"].all()
+    assert (answer["lower"] <= answer["forecast"]).all()
+    np.testing.assert_allclose(answer["upper"] - answer["forecast"],
+                               cal["half_widths"][:cfg.decode.steps], rtol=1e-9)
+
+
 def test_serving_refuses_bad_requests(tiny_task):
     cfg, frames, vocabs, _, net = tiny_task
     history = _history(frames)

@@ -216,11 +216,15 @@ def test_served_model_declares_its_contract_and_answers_its_example(workdir, tas
     import mlflow
 
     from rnnlab.serving import load_model_dir, resolve_params
+    from rnnlab.stages.evaluate import CALIBRATION_FILE
 
     uri, example = _served(workdir, task)
     info = mlflow.models.get_model_info(uri)
     assert info.signature.inputs is not None and info.signature.outputs is not None
-    spec, net, vocabs = load_model_dir(workdir / Paths(task).model)
+    calibration = workdir / Paths(task).evaluation / CALIBRATION_FILE  # forecast's widths
+    assert calibration.is_file() == (task == "forecast")
+    spec, net, vocabs = load_model_dir(workdir / Paths(task).model, json.loads(
+        calibration.read_text()) if calibration.is_file() else None)
     defaults = spec.predict_params(config.load(workdir / "params.yaml").task(task))
     declared = {p.name: p.default for p in info.signature.params.params} \
         if info.signature.params else {}
@@ -383,7 +387,9 @@ def test_rnnlab_predict_reads_arguments_stdin_and_files(workdir, task, capsys, m
     if task == "music":  # the row's own count wins over the param
         assert len(from_args[0]["tunes"]) == 2 and len(from_file[0]["tunes"]) == 1
     if task == "forecast":
-        assert len(from_args) == 2 and set(from_args[0]) == {"date", "forecast"}
+        assert len(from_args) == 2 and set(from_args[0]) == {"date", "forecast", "lower",
+                                                             "upper", "level", "calibrated"}
+        assert all(r["lower"] <= r["forecast"] <= r["upper"] for r in from_args)
     rc, _, err = _cli(workdir, capsys, "predict", task, *args, "--param", "no_such=1")
     assert rc == 2 and "unknown param" in err
 

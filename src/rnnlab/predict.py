@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from rnnlab.serving import BadInput, parse_param
+from rnnlab.serving import CALIBRATION, BadInput, parse_param
 
 CHUNK = 100  # inputs per predict call: a long file stays within rnnlab.serving.MAX_INPUTS
 TABLES = (".csv",)
@@ -96,10 +96,11 @@ def _local(location: str) -> Path | None:
     return None
 
 
-def model_folder(task: str, alias: str,
-                 tracking_uri: str) -> tuple[Path, dict[str, Any], list[str]]:
+def model_folder(task: str, alias: str, tracking_uri: str,
+                 ) -> tuple[Path, dict[str, Any], list[str], dict[str, Any] | None]:
     """(the version's model folder, its predict_params defaults, the named columns of its
-    input schema: [] for a list of texts) for <task>@<alias>."""
+    input schema: [] for a list of texts, evaluate's calibration or None) for
+    <task>@<alias>."""
     import yaml
 
     uri = store_uri(tracking_uri)
@@ -120,7 +121,8 @@ def model_folder(task: str, alias: str,
     folder = root / flavor["artifacts"]["model_dir"]["path"]
     inputs = json.loads((meta.get("signature") or {}).get("inputs") or "[]")
     columns = [c["name"] for c in inputs if c.get("name")]
-    return folder, (flavor.get("config") or {}).get("predict_params", {}), columns
+    config = flavor.get("config") or {}
+    return folder, config.get("predict_params", {}), columns, config.get(CALIBRATION)
 
 
 # ---------------------------------------------------------------- inputs
@@ -210,10 +212,10 @@ def run(task: str, args: list[str], file: str | None, params: list[str], alias: 
 
     out, stdin = out or sys.stdout, stdin or sys.stdin  # at call time: tests swap them
 
-    folder, defaults, columns = model_folder(task, alias, tracking_uri)
+    folder, defaults, columns, calibration = model_folder(task, alias, tracking_uri)
     given = dict(parse_param(defaults, p) for p in params)
     raw = read_inputs(columns, args, file, stdin)
-    spec, net, vocabs = load_model_dir(folder)
+    spec, net, vocabs = load_model_dir(folder, calibration)
     chosen = resolve_params(spec, defaults, given)
     # a table is one request (a forecast history); texts go in chunks within the caps
     chunks = [raw] if columns else [raw[i:i + CHUNK] for i in range(0, len(raw), CHUNK)] or [raw]

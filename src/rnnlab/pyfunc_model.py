@@ -11,14 +11,18 @@ import mlflow
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
-from rnnlab.serving import BadInput, load_model_dir, resolve_params
+from rnnlab.serving import CALIBRATION, BadInput, load_model_dir, resolve_params
 
 
 class RnnlabModel(mlflow.pyfunc.PythonModel):
     def load_context(self, context: Any) -> None:
-        self.spec, self.net, self.vocabs = load_model_dir(context.artifacts["model_dir"])
+        config = context.model_config or {}
+        # evaluate's calibration (forecast: the interval half-widths) rides in the config:
+        # models/<task> is train's output and stays the weights' files only
+        self.spec, self.net, self.vocabs = load_model_dir(context.artifacts["model_dir"],
+                                                          config.get(CALIBRATION))
         # the decode section at evaluate time (changing it does not retrain)
-        self.defaults = (context.model_config or {}).get("predict_params", {})
+        self.defaults = config.get("predict_params", {})
 
     def predict(self, context, model_input, params=None):
         try:

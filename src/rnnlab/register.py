@@ -22,7 +22,7 @@ def run(task: str, cfg: Config) -> dict:
     from rnnlab.io import file_digest, read_json
     from rnnlab.stages import Paths
     from rnnlab.stages.common import read_frames
-    from rnnlab.stages.evaluate import log_model
+    from rnnlab.stages.evaluate import CALIBRATION_FILE, log_model
 
     spec, paths, tc = tasks.get(task), Paths(task), cfg.task(task)
     needed = [paths.model / "model.pt", paths.model / "net.json", paths.metrics,
@@ -52,7 +52,10 @@ def run(task: str, cfg: Config) -> dict:
         if run_id is None:  # a run of its own: the DVC outputs' metrics
             mlflow.log_metrics({k.replace("@", "_"): float(v) for k, v in metrics.items()})
             mlflow.log_artifact(str(paths.metrics))
-        info = log_model(spec, tc, paths.model, read_frames(paths))
+        # evaluate's calibration (forecast's interval widths) is a DVC output of evaluate
+        calibration_file = paths.evaluation / CALIBRATION_FILE
+        calibration = read_json(calibration_file) if calibration_file.is_file() else None
+        info = log_model(spec, tc, paths.model, read_frames(paths), calibration=calibration)
         registered = tracking.register(info.model_uri, task, tc.primary_metric,
                                        float(metrics[tc.primary_metric]), spec.primary_mode,
                                        tags=fingerprint)

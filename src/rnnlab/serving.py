@@ -24,14 +24,19 @@ from rnnlab.io import read_json
 # work of every task grows with both; past them a request is refused, not queued.
 MAX_INPUTS = 1000
 MAX_CHARS = 20_000
+# the vocabs key under which a served model's calibration (rnnlab.tasks.Evaluation) reaches the
+# task's predict; it is the logged model's config key too
+CALIBRATION = "calibration"
 
 
 class BadInput(ValueError):
     """A request the model cannot answer; the message says why, in the caller's terms."""
 
 
-def load_model_dir(path: str | Path) -> tuple[tasks.TaskSpec, Any, dict[str, Any]]:
-    """(task spec, network in eval mode, vocabularies) from a saved model folder."""
+def load_model_dir(path: str | Path, calibration: dict[str, Any] | None = None,
+                   ) -> tuple[tasks.TaskSpec, Any, dict[str, Any]]:
+    """(task spec, network in eval mode, vocabularies) from a saved model folder; a
+    calibration (evaluate's, from the logged model's config) joins the vocabularies."""
     import torch
 
     path = Path(path)
@@ -39,7 +44,18 @@ def load_model_dir(path: str | Path) -> tuple[tasks.TaskSpec, Any, dict[str, Any
     spec = tasks.get(meta["task"])
     net = spec.build_net(meta["config"])
     net.load_state_dict(torch.load(path / "model.pt", map_location="cpu", weights_only=True))
-    return spec, net.eval(), tasks.load_vocabs(spec, path / "vocab", meta["vocabs"])
+    vocabs = tasks.load_vocabs(spec, path / "vocab", meta["vocabs"])
+    return spec, net.eval(), with_calibration(vocabs, calibration)
+
+
+def with_calibration(vocabs: dict[str, Any],
+                     calibration: dict[str, Any] | None) -> dict[str, Any]:
+    """The vocabularies plus evaluate's calibration under CALIBRATION (none: as they are)."""
+    if not calibration:
+        return vocabs
+    if CALIBRATION in vocabs:
+        raise ValueError(f"a vocabulary is named {CALIBRATION!r}, the calibration's key")
+    return {**vocabs, CALIBRATION: calibration}
 
 
 def is_missing(value: Any) -> bool:

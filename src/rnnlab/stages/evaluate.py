@@ -16,12 +16,15 @@ from rnnlab import plots, tracking
 from rnnlab.config import Config
 from rnnlab.io import atomic_dir, file_digest, read_json, write_json
 from rnnlab.nn.loop import set_threads
-from rnnlab.serving import load_model_dir
+from rnnlab.serving import CALIBRATION, load_model_dir, with_calibration
 from rnnlab.stages import Paths
 from rnnlab.stages.common import read_encoded, read_frames, require_valid
 from rnnlab.tasks import TaskSpec
 
 PYFUNC = Path(__file__).resolve().parents[1] / "pyfunc_model.py"
+# evaluate's calibration for the served model (rnnlab.tasks.Evaluation), in plots/<task>/
+# evaluation/ so that `rnnlab register` finds it after `dvc pull`
+CALIBRATION_FILE = f"{CALIBRATION}.json"
 PACKAGE = Path(__file__).resolve().parents[1]
 # what every served model needs besides the task's own spec.requirements
 CORE_REQUIREMENTS = ("torch", "mlflow", "pandas", "numpy", "pyarrow", "pytorch-lightning",
@@ -52,6 +55,8 @@ def run(spec: TaskSpec, cfg: Config) -> None:
         plots.curves(pd.read_csv(paths.plots / "training.csv"), out / "training.png",
                      f"{task}: training")
         (out / "examples.txt").write_text("\n".join(result.examples) + "\n")
+        if result.calibration:
+            write_json(out / CALIBRATION_FILE, result.calibration)
 
     tracking.repair(mlflow.MlflowClient(), tracking.setup(cfg.mlflow, task))
     run_id = tracking.training_run(task, file_digest(paths.model / "model.pt"))
@@ -68,7 +73,7 @@ def run(spec: TaskSpec, cfg: Config) -> None:
         mlflow.log_artifact(str(paths.plots / "training.csv"), "evaluation")
         mlflow.log_artifacts(str(paths.evaluation), "evaluation")
         tracking.kill_point("evaluate:logged")
-        info = log_model(spec, tc, paths.model, frames, net, vocabs)
+        info = log_model(spec, tc, paths.model, frames, net, vocabs, result.calibration)
         registered = None
         if cfg.mlflow.register:
             registered = tracking.register(info.model_uri, task, tc.primary_metric,
@@ -109,24 +114,38 @@ def final_step(run_id: str | None) -> int:
 
 
 def log_model(spec: TaskSpec, tc: Any, model_dir: Path, frames: dict[str, pd.DataFrame],
-              net: Any = None, vocabs: dict[str, Any] | None = None) -> Any:
+              net: Any = None, vocabs: dict[str, Any] | None = None,
+              calibration: dict[str, Any] | None = None) -> Any:
     """Log models/<task> as the pyfunc model of the active run (evaluate and `rnnlab
-    register` both call this): model-from-code, the folder as its artifact, the task's params
-    with their defaults, its input example (MLflow writes serving_input_example.json from it)
-    and the signature built from them. Returns MLflow's ModelInfo."""
+    register` both call this); see model_kwargs. Returns MLflow's ModelInfo."""
     import mlflow
 
+    return mlflow.pyfunc.log_model(name="model", **model_kwargs(spec, tc, model_dir, frames,
+                                                                net, vocabs, calibration))
+
+
+def model_kwargs(spec: TaskSpec, tc: Any, model_dir: Path, frames: dict[str, pd.DataFrame],
+                 net: Any = None, vocabs: dict[str, Any] | None = None,
+                 calibration: dict[str, Any] | None = None) -> dict[str, Any]:
+    """mlflow.pyfunc.log_model's (and save_model's) arguments for a model folder:
+    model-from-code, the folder as its artifact, the task's params with their defaults and
+    evaluate's calibration in the model config, its input example (MLflow writes
+    serving_input_example.json from it) and the signature built from them and the model's
+    answer to the example."""
     if net is None or vocabs is None:
         _, net, vocabs = load_model_dir(model_dir)
+    vocabs = with_calibration(vocabs, calibration)
     defaults = spec.predict_params(tc)
     example = spec.input_example(tc, frames, vocabs)
     output = spec.predict(net, vocabs, spec.model_input(example), defaults)
-    return mlflow.pyfunc.log_model(
-        name="model", python_model=str(PYFUNC), code_paths=[str(PACKAGE)],
-        artifacts={"model_dir": str(model_dir)}, pip_requirements=_requirements(spec),
-        signature=signature(defaults, example, output),
-        input_example=(example, defaults) if defaults else example,
-        model_config={"predict_params": defaults})
+    config: dict[str, Any] = {"predict_params": defaults}
+    if calibration:
+        config[CALIBRATION] = calibration
+    return dict(python_model=str(PYFUNC), code_paths=[str(PACKAGE)],
+                artifacts={"model_dir": str(model_dir)}, pip_requirements=_requirements(spec),
+                signature=signature(defaults, example, output),
+                input_example=(example, defaults) if defaults else example,
+                model_config=config)
 
 
 def signature(defaults: dict[str, Any], example: Any, output: Any) -> Any:

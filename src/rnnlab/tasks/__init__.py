@@ -55,12 +55,18 @@ TOP_LEVEL = ("seed", "trainer", "mlflow")
 class Evaluation:
     """What a task's evaluate returns: metrics (RNN and baselines, same split) and what is
     written to plots/<task>/evaluation/: tables (CSV, drawn by the task's `plots`), files
-    (name -> writer(path): figures, MIDI, ...) and a few examples (examples.txt)."""
+    (name -> writer(path): figures, MIDI, ...) and a few examples (examples.txt).
+
+    calibration: JSON the served model reads besides the weights, fitted by evaluate on held-out
+    data (forecast: the conformal half-widths per step and their level). Evaluate writes it to
+    plots/<task>/evaluation/calibration.json and into the logged model's config; serving hands
+    it to the task's predict as vocabs["calibration"] (rnnlab.serving.CALIBRATION)."""
 
     metrics: dict[str, float]
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     files: dict[str, Callable[[Path], None]] = field(default_factory=dict)
     examples: list[str] = field(default_factory=list)
+    calibration: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -91,7 +97,8 @@ class TaskSpec:
     # model_input and predict raise rnnlab.serving.BadInput (one line: the field and the rule)
     # for a request they refuse; the served model answers it with HTTP 400.
     # predict_params: the pyfunc params and their defaults (from the decode section); MLflow
-    # drops every param the logged signature does not declare.
+    # drops every param the logged signature does not declare. vocabs holds the fitted
+    # vocabularies and, when evaluate returned one, the Evaluation's calibration.
     model_input: Callable[[Any], list[Any]]
     predict: Callable[[nn.Module, Vocabs, list[Any], dict[str, Any]], list[Any]]
     predict_params: Callable[[TaskConfig], dict[str, bool | int | float | str]]

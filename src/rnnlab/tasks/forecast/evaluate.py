@@ -17,6 +17,7 @@ from rnnlab.tasks.forecast.figures import backtest_figure, forecast_figure
 from rnnlab.tasks.forecast.metrics import mase_scale, score
 from rnnlab.tasks.forecast.model import Forecaster
 from rnnlab.tasks.forecast.params import ForecastConfig
+from rnnlab.tasks.forecast.serve import interval_calibration
 from rnnlab.tasks.forecast.windows import Scaler
 
 
@@ -68,6 +69,7 @@ def evaluate(cfg: ForecastConfig, net: Forecaster, frames: dict[str, pd.DataFram
     metrics.update(bt_metrics)
     test = tables["forecast"]
     actual = test["actual"].to_numpy()
+    calibration = {}
     if len(errors):
         widths = conformal_widths(errors[:, :len(actual)], level)
         lower, upper = test["rnn"].to_numpy() - widths, test["rnn"].to_numpy() + widths
@@ -77,6 +79,8 @@ def evaluate(cfg: ForecastConfig, net: Forecaster, frames: dict[str, pd.DataFram
         tables["backtest"] = bt_table
         tables["intervals"] = pd.DataFrame({"step": np.arange(1, len(widths) + 1),
                                             "half_width": np.round(widths, 4)})
+        # the served model's intervals: these very widths, per step after the history's end
+        calibration = interval_calibration(widths, level)
     if cfg.baselines.ets.enabled:
         history = series(frames, "dev")["value"].to_numpy()
         e = cfg.baselines.ets
@@ -94,6 +98,6 @@ def evaluate(cfg: ForecastConfig, net: Forecaster, frames: dict[str, pd.DataFram
                  + "".join(f" {b}={getattr(r, b):.2f}" for b in NAMES if b in test)
                  for r in test.head(12).itertuples()]
     return Evaluation(
-        metrics=metrics, tables=tables, examples=examples,
+        metrics=metrics, tables=tables, examples=examples, calibration=calibration,
         files={"forecast.png": lambda path: forecast_figure(full, tables, d, path),
                "backtest.png": lambda path: backtest_figure(full, bt_table, d, path)})

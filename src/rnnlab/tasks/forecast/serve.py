@@ -2,7 +2,16 @@
 
 `steps` (decode.steps, a request may set it; 0: one horizon H) is capped at MAX_BLOCKS times
 the model's horizon H: past H the direct block is iterated on its own forecasts, and the error
-compounds with every block, so a request for more is refused rather than answered badly."""
+compounds with every block, so a request for more is refused rather than answered badly.
+
+Prediction intervals: evaluate's split-conformal half-widths per step (backtest.py, calibrated
+on the RNN's backtest errors for the data.horizon_test steps after an origin) travel with the
+logged model as its calibration, and every answered period gets `lower` / `upper` = forecast
+-/+ its step's half-width, the nominal `level`, and `calibrated`: whether that step's width was
+measured. Steps past the calibrated ones (horizon_test) reuse the last measured width, flagged
+`calibrated: false`: errors usually grow with the lead time, so those intervals are likely too
+narrow; a client that needs calibrated ones asks for at most horizon_test steps. A model
+logged without a backtest (data.backtest.origins: 0) answers date and forecast only."""
 
 from __future__ import annotations
 
@@ -13,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from rnnlab.config import ConfigError
-from rnnlab.serving import BadInput, is_missing
+from rnnlab.serving import CALIBRATION, BadInput, is_missing
 from rnnlab.tasks.forecast import series as ts
 from rnnlab.tasks.forecast.model import Forecaster
 from rnnlab.tasks.forecast.params import ForecastConfig
@@ -40,6 +49,27 @@ def predict_params(cfg: ForecastConfig) -> dict[str, int]:
         raise ConfigError(f"forecast.decode.steps must be in 1..{cap} ({MAX_BLOCKS} x "
                           f"vocab.horizon {cfg.vocab.horizon}), got {steps}")
     return {"steps": steps}
+
+
+def interval_calibration(half_widths: np.ndarray, level: float) -> dict[str, Any]:
+    """The served model's calibration (rnnlab.tasks.Evaluation.calibration): the conformal
+    half-width of each step after the history's end and their nominal coverage."""
+    widths = [float(w) for w in np.asarray(half_widths, dtype=np.float64).ravel()]
+    if not widths or not all(np.isfinite(w) and w >= 0 for w in widths):
+        raise ValueError(f"interval half-widths must be finite and >= 0, got {widths}")
+    if not 0 < level < 1:
+        raise ValueError(f"interval level must be in (0, 1), got {level}")
+    return {"level": float(level), "half_widths": widths}
+
+
+def with_intervals(out: pd.DataFrame, calibration: dict[str, Any]) -> pd.DataFrame:
+    """`out` (date, forecast) plus lower, upper, level and calibrated (module docstring)."""
+    widths = np.asarray(calibration["half_widths"], dtype=np.float64)
+    step = np.arange(len(out))
+    half = widths[np.minimum(step, len(widths) - 1)]  # past the calibrated steps: the last
+    point = out["forecast"].to_numpy(dtype=np.float64)
+    return out.assign(lower=point - half, upper=point + half,
+                      level=float(calibration["level"]), calibrated=step < len(widths))
 
 
 def input_example(cfg: ForecastConfig, frames: dict[str, pd.DataFrame],
@@ -86,7 +116,8 @@ def _steps(value: Any, horizon: int) -> int:
 
 def predict(net: Forecaster, vocabs: dict[str, Scaler], history: pd.DataFrame,
             params: dict[str, Any]) -> pd.DataFrame:
-    """The next `steps` periods after a history: date and forecast. The history is checked
+    """The next `steps` periods after a history: date and forecast, and with evaluate's
+    calibration lower, upper, level and calibrated (module docstring). The history is checked
     (dates parse and increase, values are finite numbers), resampled onto the training grid
     and interpolated as in training."""
     s = vocabs["scaler"]
@@ -124,5 +155,7 @@ def predict(net: Forecaster, vocabs: dict[str, Scaler], history: pd.DataFrame,
     window = {k: v.to(device) for k, v in window.items()}
     levels = net.eval().forecast(**window, steps=steps)[0].cpu().numpy()
     dates = pd.date_range(regular["date"].iloc[-1], periods=steps + 1, freq=s.freq)[1:]
-    return pd.DataFrame({"date": [x.strftime("%Y-%m-%d") for x in dates],
-                         "forecast": levels.astype(np.float64)})
+    out = pd.DataFrame({"date": [x.strftime("%Y-%m-%d") for x in dates],
+                        "forecast": levels.astype(np.float64)})
+    calibration = vocabs.get(CALIBRATION)
+    return with_intervals(out, calibration) if calibration else out
