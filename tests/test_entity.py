@@ -573,7 +573,7 @@ def test_served_entities_carry_raw_offsets_through_pyfunc(tmp_path):
     import mlflow
 
     from rnnlab.io import write_json
-    from rnnlab.stages.evaluate import PACKAGE, PYFUNC
+    from rnnlab.stages.evaluate import PACKAGE, PYFUNC_TEXT
 
     frame = pd.DataFrame({"tokens": [t for _, t, _ in TRICKY], "tags": [g for _, _, g in TRICKY]})
     vocabs = SPEC.build_vocabs(frame, VocabConfig())
@@ -594,7 +594,7 @@ def test_served_entities_carry_raw_offsets_through_pyfunc(tmp_path):
     write_json(folder / "net.json", {"task": "entity", "config": config_, "vocabs": sorted(vocabs)})
     for name, vocab in vocabs.items():
         vocab.save(folder / "vocab" / f"{name}.json")
-    mlflow.pyfunc.save_model(tmp_path / "pyfunc", python_model=str(PYFUNC),
+    mlflow.pyfunc.save_model(tmp_path / "pyfunc", python_model=str(PYFUNC_TEXT),
                              code_paths=[str(PACKAGE)], artifacts={"model_dir": str(folder)},
                              model_config={"predict_params": {}}, pip_requirements=[])
     served = mlflow.pyfunc.load_model(str(tmp_path / "pyfunc"))

@@ -155,9 +155,12 @@ LONG = "a " * 10_001  # 20,002 characters: over rnnlab.serving.MAX_CHARS
 
 
 def _texts() -> list[tuple[str, dict, str]]:
-    return [("null", {"inputs": ["fine", None]}, "input 1: expected a string, got null"),
-            ("wrong type", {"inputs": [5]}, "input 0: expected a string, got int 5"),
-            ("empty", {"inputs": []}, "missing inputs"),  # MLflow's own schema check
+    # null and wrong type: MLflow's own check of the `list[str]` type hint (rnnlab/pyfunc_text.py)
+    hint = "Failed to validate data against type hint `list[str]`, invalid elements: "
+    return [("null", {"inputs": ["fine", None]},
+             hint + "[('None', 'Expected type str, but got NoneType')]"),
+            ("wrong type", {"inputs": [5]}, hint + "[('5', 'Expected type str, but got int')]"),
+            ("empty", {"inputs": []}, "inputs is empty; a request needs at least one input"),
             ("over the cap", {"inputs": [LONG]}, "input 0: 20002 characters; at most 20000")]
 
 
@@ -221,6 +224,11 @@ def test_served_model_declares_its_contract_and_answers_its_example(workdir, tas
     uri, example = _served(workdir, task)
     info = mlflow.models.get_model_info(uri)
     assert info.signature.inputs is not None and info.signature.outputs is not None
+    inputs = info.signature.inputs.to_dict()
+    if isinstance(example.get("inputs"), list):  # texts: typed string, enforced by MLflow
+        mlmodel = yaml.safe_load((workdir / "served" / task / "MLmodel").read_text())
+        assert [c["type"] for c in inputs] == ["string"] and \
+            mlmodel["is_signature_from_type_hint"] is True
     calibration = workdir / Paths(task).evaluation / CALIBRATION_FILE  # forecast's widths
     assert calibration.is_file() == (task == "forecast")
     spec, net, vocabs = load_model_dir(workdir / Paths(task).model, json.loads(
@@ -256,6 +264,18 @@ def test_served_model_refuses_bad_requests_with_a_one_line_cause(workdir, task):
         assert cause in message, f"{task} {case}: {message}"
         assert err.value.get_http_status_code() == 400, f"{task} {case}: {message}"
         assert "Traceback" not in message
+    # an unknown param never reaches the model: MLflow's _enforce_params_schema drops it
+    # (README, Serving); rnnlab predict refuses it (test_rnnlab_predict_reads_arguments_...)
+    dropped = mlflow.models.validate_serving_input(uri, {**example, "params": {"no_such": 1}})
+    plain = mlflow.models.validate_serving_input(uri, example)
+    if task != "music":  # music samples
+        assert _plain(dropped) == _plain(plain)
+
+
+def _plain(answer: object) -> object:
+    """A served answer as JSON values (a DataFrame as its records)."""
+    records = answer.to_dict("records") if hasattr(answer, "to_dict") else answer
+    return json.loads(json.dumps(records, default=str))
 
 
 @pytest.mark.slow
@@ -326,12 +346,14 @@ def test_mlflow_models_serve_answers_the_example_and_refuses_bad_requests(workdi
                 assert "stack_trace" not in answer, f"{task} {case}: a traceback"
                 shown = json.dumps(body)[:70].replace("|", "\\|")
                 rows.append(f"| {task} | {case} | `{shown}` | {status} | "
-                            f"{last.removeprefix('Error: ')[:110].replace('|', '/')} |")
+                            f"{last.removeprefix('Error: ')[:130].replace('|', '/')} |")
             # MLflow drops a param the signature does not declare before the model sees it
+            # (README, Serving: no supported way to refuse it); a 400 here means it now can
             status, _ = ask(base, {**example, "params": {"no_such_param": 1}})
+            assert status == 200, f"{task}: MLflow now refuses unknown params: update README"
             rows.append(f"| {task} | unknown param | `{{..., \"params\": "
-                        f"{{\"no_such_param\": 1}}}}` | {status} | dropped by MLflow (a "
-                        "warning in the server log) |")
+                        f"{{\"no_such_param\": 1}}}}` | {status} | dropped by MLflow's "
+                        "`_enforce_params_schema` (a warning in the server log; below) |")
     finally:
         for server, *_ in servers.values():
             server.terminate()

@@ -266,8 +266,8 @@ def test_served_signature_declares_inputs_outputs_params_and_an_example(served):
     _, cfg, _, uri = served
     info = mlflow.models.get_model_info(uri)
     sig = info.signature
-    # declared Any so that a null reaches the model (rnnlab.stages.evaluate.signature)
-    assert sig.inputs.to_dict()[0]["type"] == "any"
+    # from rnnlab/pyfunc_text.py's type hints: a string that MLflow enforces
+    assert sig.inputs.to_dict()[0]["type"] == "string"
     assert sig.outputs.to_dict()[0]["type"] == "string"
     declared = {p.name: p.default for p in sig.params.params}
     assert declared == predict_params(cfg)

@@ -94,7 +94,7 @@ def code_deps(task: str, stage: str) -> list[str]:
     roots = [PACKAGE / "stages" / "__init__.py", PACKAGE / "stages" / f"{stage}.py",
              *sorted(package.glob("*.py"))]
     if stage == "evaluate":  # logged as the served model's code (read, not imported)
-        roots.append(PACKAGE / "pyfunc_model.py")
+        roots += [PACKAGE / "pyfunc_model.py", PACKAGE / "pyfunc_text.py"]
     root = PACKAGE.parent.parent  # the repository
     files = sorted(_rel(p, root) for p in closure(roots) if package not in p.parents)
     return [*files, _rel(package, root)]

@@ -1,4 +1,6 @@
-"""MLflow model-from-code entry point: the pyfunc model is this file, not a pickle.
+"""MLflow model-from-code entry point: the pyfunc model is this file, not a pickle (music and
+forecast, whose request is a table; the text tasks use rnnlab/pyfunc_text.py, this model with
+a typed predict).
 
 A request the task refuses (rnnlab.serving.BadInput) becomes MLflow's INVALID_PARAMETER_VALUE,
 which `mlflow models serve` answers with HTTP 400 and the one-line cause, no traceback; any

@@ -3,7 +3,8 @@
 The model directory holds net.json (the task and its architecture config), model.pt (state
 dict) and the vocabularies as JSON. Loading rebuilds the network from code and reads the weights
 with `weights_only=True`: nothing is unpickled. MLflow logs it as a model-from-code
-(rnnlab/pyfunc_model.py), so no Python object is pickled either.
+(rnnlab/pyfunc_model.py, or rnnlab/pyfunc_text.py for the text tasks), so no Python object is
+pickled either.
 
 The request checks live here and in the tasks' serve.py and raise BadInput, a ValueError with a
 one-line message that names the field and the rule; rnnlab/pyfunc_model.py turns it into

@@ -22,6 +22,9 @@ from rnnlab.stages.common import read_encoded, read_frames, require_valid
 from rnnlab.tasks import TaskSpec
 
 PYFUNC = Path(__file__).resolve().parents[1] / "pyfunc_model.py"
+# the same model, typed list[str] -> MLflow infers a `string` input it enforces (the module's
+# docstring): the entry point of the tasks whose request is a list of texts
+PYFUNC_TEXT = Path(__file__).resolve().parents[1] / "pyfunc_text.py"
 # evaluate's calibration for the served model (rnnlab.tasks.Evaluation), in plots/<task>/
 # evaluation/ so that `rnnlab register` finds it after `dvc pull`
 CALIBRATION_FILE = f"{CALIBRATION}.json"
@@ -141,23 +144,38 @@ def model_kwargs(spec: TaskSpec, tc: Any, model_dir: Path, frames: dict[str, pd.
     config: dict[str, Any] = {"predict_params": defaults}
     if calibration:
         config[CALIBRATION] = calibration
-    return dict(python_model=str(PYFUNC), code_paths=[str(PACKAGE)],
-                artifacts={"model_dir": str(model_dir)}, pip_requirements=_requirements(spec),
-                signature=signature(defaults, example, output),
-                input_example=(example, defaults) if defaults else example,
-                model_config=config)
+    texts = is_texts(example)
+    if texts:  # which typed model pyfunc_text.py sets
+        config["output"] = "text" if all(isinstance(o, str) for o in output) else "objects"
+    kwargs: dict[str, Any] = dict(
+        code_paths=[str(PACKAGE)], artifacts={"model_dir": str(model_dir)},
+        pip_requirements=_requirements(spec), model_config=config,
+        input_example=(example, defaults) if defaults else example)
+    if texts:
+        # MLflow infers the signature from pyfunc_text.py's type hints and the example's
+        # params (a signature given as well would be overridden, with a warning)
+        return {**kwargs, "python_model": str(PYFUNC_TEXT)}
+    return {**kwargs, "python_model": str(PYFUNC),
+            "signature": signature(defaults, example, output)}
+
+
+def is_texts(example: Any) -> bool:
+    """Whether a task's input example is a list of texts (entity, review, translate)."""
+    return isinstance(example, list) and bool(example) and \
+        all(isinstance(x, str) for x in example)
 
 
 def signature(defaults: dict[str, Any], example: Any, output: Any) -> Any:
-    """The served contract: every pyfunc param with its default (MLflow drops undeclared
-    ones), the input schema inferred from the task's input example and the output schema from
-    the model's answer to it (Any where MLflow cannot infer one, e.g. music's mixed note
-    triples).
+    """The served contract of a task whose request is a table (music, forecast; texts get
+    theirs from pyfunc_text.py's type hints): every pyfunc param with its default (MLflow
+    drops undeclared ones), the input schema inferred from the task's input example and the
+    output schema from the model's answer to it (Any where MLflow cannot infer one, e.g.
+    music's mixed note triples).
 
-    String columns are declared Any: under a `string` column MLflow's JSON parser casts a null
-    to the word 'None' and a number to its digits before the model sees them
-    (mlflow.utils.proto_json_utils.convert_data_type), so the model could not refuse them;
-    rnnlab.serving checks the values instead and says which input is wrong."""
+    String columns (music's genre, forecast's date) are declared Any: under a `string` column
+    MLflow's JSON parser casts a null to the word 'None' and a number to its digits before the
+    model sees them (mlflow.utils.proto_json_utils.convert_data_type), so the model checks the
+    values itself and says which row is wrong."""
     import logging
 
     from mlflow.models import ModelSignature, infer_signature
