@@ -19,11 +19,12 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 run: $(VENV)/.installed  ## build the venv, then the whole pipeline on the built-in data
 	dvc repro
 
-# pytest-xdist processes; each test file runs in one of them, in order
+# pytest-xdist processes; each test file runs in one of them, in order; files are handed out
+# in collection order, the longest first (tests/conftest.py LONGEST_FIRST), not by test count
 TEST_WORKERS ?= 2
 
 test: $(VENV)/.installed lint  ## lint + every test, the pipeline ones included
-	pytest -n $(TEST_WORKERS) --dist loadfile
+	pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 test-fast: $(VENV)/.installed  ## unit tests only
 	pytest -m "not slow"

@@ -240,28 +240,22 @@ def push_outputs(root: str, stages: list[str]) -> str:
     return proc.stdout.strip()
 
 
-def _mlflow_uri(root: Path, mlflow: rnnlab_config.MlflowConfig) -> str:
-    uri = os.environ.get("MLFLOW_TRACKING_URI") or mlflow.tracking_uri
-    path = uri.removeprefix("sqlite:///")
-    if uri.startswith("sqlite:///") and not os.path.isabs(path):
-        uri = f"sqlite:///{root / path}"  # the store is relative to the repository root
-    return uri
-
-
 @task(cache_policy=NO_CACHE, retries=RETRIES, retry_delay_seconds=RETRY_DELAYS)
 def summarize(root: str, tasks: list[str], outcomes: dict[str, dict]) -> dict[str, Any]:
     """Each task's metrics (metrics/<task>.json, the file DVC tracks) and its champion."""
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
-    from rnnlab.tracking import model_name
+    from rnnlab.tracking import model_name, sqlite_path, store_uri
 
     base = Path(root)
     raw = read_params(base)  # only the keys it reads: the stages have checked the whole file
-    uri = _mlflow_uri(base, rnnlab_config.build(rnnlab_config.MlflowConfig, raw.get("mlflow"),
-                                                "params.yaml:mlflow"))
-    store = uri.removeprefix("sqlite:///") if uri.startswith("sqlite:///") else None
-    client = None if store and not Path(store).exists() else MlflowClient(uri, registry_uri=uri)
+    # the store the stages logged to: resolved as they resolve it (the project root, also from
+    # a DVC experiment workspace), not against this process's current directory
+    uri = store_uri(rnnlab_config.build(rnnlab_config.MlflowConfig, raw.get("mlflow"),
+                                        "params.yaml:mlflow"), base)
+    store = sqlite_path(uri)
+    client = None if store and not store.exists() else MlflowClient(uri, registry_uri=uri)
     result: dict[str, Any] = {}
     for name in tasks:
         stages = {split_stage_name(s)[1]: o["outcome"] for s, o in outcomes.items()

@@ -55,9 +55,11 @@ def sh(cwd: Path, *cmd: str, check: bool = True) -> subprocess.CompletedProcess:
     return out
 
 
-def ran(out: subprocess.CompletedProcess, task: str | None = None) -> list[str]:
-    """Stages `dvc repro` ran, in order; with `task`, only that task's."""
-    stages = [line.split("'")[1] for line in out.stdout.splitlines()
+def ran(out: subprocess.CompletedProcess | str, task: str | None = None) -> list[str]:
+    """Stages `dvc repro` ran, in order (from its result or its output); with `task`, only
+    that task's."""
+    text = out if isinstance(out, str) else out.stdout
+    stages = [line.split("'")[1] for line in text.splitlines()
               if line.startswith("Running stage")]
     return [s for s in stages if task is None or s.startswith(f"{task}-")]
 

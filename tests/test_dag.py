@@ -52,22 +52,65 @@ def test_shared_files_are_deps_exactly_where_imported(task):
         assert not others & set(d), f"{task}-{stage} depends on another stage's module"
 
 
+# One process for every (task, stage): it imports the third-party stack once, then forks a
+# child per pair; each child starts with no rnnlab module loaded, imports the stage and the
+# task and reports the rnnlab modules it then holds (what a fresh process would load: only
+# rnnlab imports load rnnlab modules). Ten fresh processes cost ten imports of torch,
+# Lightning and MLflow.
+LOADED = """
+import json, os, sys
+for name in ("torch", "pytorch_lightning", "mlflow", "pandas", "matplotlib.pyplot", "yaml",
+             "music21", "statsmodels.api", "sacrebleu", "sentencepiece", "torchmetrics"):
+    try:
+        __import__(name)
+    except ImportError:
+        pass
+assert not [n for n in sys.modules if n.startswith("rnnlab")]
+result = {}
+for task in json.loads(sys.argv[1]):
+    for stage in ("prepare", "train"):
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(read)
+            import importlib
+            importlib.import_module(f"rnnlab.stages.{stage}")
+            from rnnlab import config, tasks
+            tasks.get(task)
+            config.task_config_class(task)
+            files = sorted(m.__file__ for n, m in sys.modules.items()
+                           if n.startswith("rnnlab") and getattr(m, "__file__", None))
+            with os.fdopen(write, "w") as out:
+                json.dump(files, out)
+            os._exit(0)
+        os.close(write)
+        with os.fdopen(read) as got:
+            text = got.read()
+        _, status = os.waitpid(pid, 0)
+        assert status == 0 and text, f"{task}-{stage}: the child failed ({status})"
+        result[f"{task}-{stage}"] = json.loads(text)
+print(json.dumps(result))
+"""
+
+
+@pytest.fixture(scope="module")
+def loaded() -> dict[str, set[str]]:
+    """{task-stage: the repo-relative rnnlab files its process loads}."""
+    out = subprocess.run([sys.executable, "-c", LOADED, json.dumps(CFG.tasks)], cwd=REPO,
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-3000:]
+    found = json.loads(out.stdout.strip().splitlines()[-1])
+    return {name: {str(Path(f).resolve().relative_to(REPO)) for f in files}
+            for name, files in found.items()}
+
+
 @pytest.mark.parametrize("task", CFG.tasks)
-def test_every_module_a_stage_loads_is_a_dep(task):
+def test_every_module_a_stage_loads_is_a_dep(task, loaded):
     """What the process really imports (sys.modules after importing the stage and the task)
     is covered by the declared deps: the static closure may add, never miss."""
     for stage in ("prepare", "train"):
-        code = (f"import sys, json, rnnlab.stages.{stage}, rnnlab.config; "
-                f"from rnnlab import tasks; tasks.get({task!r}); "
-                "rnnlab.config.task_config_class(" + repr(task) + "); "
-                "print(json.dumps(sorted(m.__file__ for n, m in sys.modules.items() "
-                "if n.startswith('rnnlab') and getattr(m, '__file__', None))))")
-        out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
-                             text=True, check=True).stdout
-        loaded = {str(Path(f).resolve().relative_to(REPO))
-                  for f in json.loads(out.strip().splitlines()[-1])}
         declared = deps(task, stage)
-        missing = [f for f in loaded if f not in declared
+        missing = [f for f in loaded[f"{task}-{stage}"] if f not in declared
                    and not f.startswith(f"src/rnnlab/tasks/{task}/")]
         assert not missing, f"{task}-{stage} imports {missing} but does not depend on them"
 

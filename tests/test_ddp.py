@@ -12,10 +12,14 @@ import pandas as pd
 import pytest
 import yaml
 
-from helpers import make_repo, merge, sh
+from helpers import REPO, merge, sh, tiny_params
 
 pytestmark = pytest.mark.slow
 
+# the data stages in one process (the test is about train): a folder holding params.yaml is
+# a project (rnnlab.tracking.project_root), no git or DVC needed
+DATA = ("from rnnlab.stages import run; "
+        "[run(s, 'entity') for s in ('prepare', 'validate', 'vocab', 'encode')]")
 SIZE = {"entity": {"data": {"builtin": {"n_train": 640, "n_dev": 80}},
                    "model": {"hidden_size": 32},
                    "train": {"max_epochs": 8, "patience": 8}}}
@@ -41,11 +45,11 @@ def _train(root, trainer: dict, batch_size: int) -> pd.DataFrame:
 
 
 def test_ddp_on_two_cpu_processes_shards_the_data_and_matches_one_process(tmp_path):
-    root = make_repo(tmp_path / "repo")
-    params = yaml.safe_load((root / "params.yaml").read_text())
+    root = tmp_path / "repo"
+    root.mkdir()
+    params = tiny_params(yaml.safe_load((REPO / "params.yaml").read_text()), ["entity"])
     (root / "params.yaml").write_text(yaml.safe_dump(merge(params, SIZE), sort_keys=False))
-    for stage in ("prepare", "validate", "vocab", "encode"):
-        sh(root, "rnnlab", stage, "entity")
+    sh(root, sys.executable, "-c", DATA)
 
     single = _train(root, {"accelerator": "cpu", "devices": 1, "strategy": "auto"}, 32)
     assert _latest_run(root) == (1, 20 * 8)  # 640 sentences, 20 batches of 32 an epoch

@@ -174,9 +174,39 @@ def test_a_failed_exit_is_retried_but_a_settings_error_is_not(pipeline):
     assert not pipeline._worth_retrying(None, None, State(config))
 
 
+def test_summary_reads_the_store_the_stages_logged_to(pipeline, tmp_path: Path, monkeypatch):
+    """The flow's summary finds the champion where the stages put it: the project root's
+    store (rnnlab.tracking.store_uri), also when the flow's repo is a DVC experiment
+    workspace inside it, and creates no store anywhere else."""
+    from rnnlab import tracking
+    from rnnlab.config import MlflowConfig
+
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(
+        {"tasks": ["entity"], "entity": {"primary_metric": "dev/entity_f1"}}))
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model/MLmodel").write_text("flavors: {}\n")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.chdir(tmp_path)
+    tracking.setup(MlflowConfig(), "entity")
+    tracking.register((tmp_path / "model").as_uri(), "entity", "dev/entity_f1", 0.5,
+                      tags={tracking.DATA_TAG: "corpus"})
+    workspace = tmp_path / ".dvc/tmp/exps/tmpab12"
+    workspace.mkdir(parents=True)
+    (workspace / "params.yaml").write_text((tmp_path / "params.yaml").read_text())
+    monkeypatch.chdir(workspace / "..")  # neither the project nor the workspace
+    for repo in (str(tmp_path), str(workspace), "tmpab12"):  # "tmpab12": relative to the cwd
+        summary = pipeline.summarize.fn(repo, ["entity"], {})
+        assert summary["entity"]["champion"]["version"] == 1, repo
+    assert sorted(p.name for p in tmp_path.rglob("mlflow.db")) == ["mlflow.db"]
+
+
 @pytest.mark.slow
 def test_a_flaky_stage_is_retried_and_a_failed_validate_is_not(pipeline, harness,
-                                                               tmp_path: Path):
+                                                               tmp_path: Path, monkeypatch):
+    # the same task with a one-second backoff (the flow's is 10 s, then 60 s): the retry is
+    # what is checked, not the wait
+    monkeypatch.setattr(pipeline, "run_stage",
+                        pipeline.run_stage.with_options(retry_delay_seconds=[1, 1]))
     flaky = "if [ -f tried ]; then echo ok > flaky.txt; else touch tried; exit 1; fi"
     _toy_repo(tmp_path, {
         "a-train": {"cmd": flaky, "outs": ["flaky.txt"]},

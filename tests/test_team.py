@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -20,7 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import REPO, clean_env, make_repo
+from helpers import REPO, clean_env, make_repo, ran, sh
 
 pytestmark = pytest.mark.slow
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
@@ -102,9 +103,14 @@ def mlflow_server(database: str, tmp_path: Path) -> Iterator[str]:
 
 
 def test_two_pipelines_at_once_on_the_postgresql_server(mlflow_server: str, tmp_path: Path):
+    # the data stages (no MLflow) once, in one clone copied to the other: the two pipelines
+    # at once are their train, evaluate and report stages, the ones that use the store
+    first = make_repo(tmp_path / "clone0", tasks=("entity",))
+    sh(first, "dvc", "repro", "entity-encode")
+    shutil.copytree(first, tmp_path / "clone1", symlinks=True)
     repos = []
     for i, lr in enumerate((0.003, 0.03)):  # the same data (seed), different models
-        repo = make_repo(tmp_path / f"clone{i}", tasks=("entity",))
+        repo = tmp_path / f"clone{i}"
         params = yaml.safe_load((repo / "params.yaml").read_text())
         params["entity"]["train"]["lr"] = lr
         (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
@@ -115,6 +121,9 @@ def test_two_pipelines_at_once_on_the_postgresql_server(mlflow_server: str, tmp_
              for repo in repos]
     outputs = [p.communicate(timeout=900)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], "\n".join(o[-3000:] for o in outputs)
+    for out in outputs:  # the data stages were up to date in both clones
+        assert ran(out) == [
+            "entity-train", "entity-evaluate", "report"], out[-3000:]
     assert not (repos[0] / "mlruns").exists()  # nothing went to a local store
 
     import mlflow

@@ -71,6 +71,14 @@ def test_store_and_artifacts_resolve_against_the_project_not_a_dvc_workspace(tmp
     assert tracking.artifact_root(cfg) == tmp_path / "mlruns" / "artifacts"
     monkeypatch.chdir(tmp_path / ".dvc")
     assert tracking.project_root() == tmp_path  # the nearest params.yaml above
+    # from anywhere, with the project given (the flow's summary): the same store, none made
+    elsewhere = tmp_path.parent / f"{tmp_path.name}-elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert tracking.store_uri(cfg, workspace) == f"sqlite:///{tmp_path}/mlruns/mlflow.db"
+    assert tracking.sqlite_path(tracking.store_uri(cfg, tmp_path)) == \
+        tmp_path / "mlruns" / "mlflow.db"
+    assert not (elsewhere / "mlruns").exists()
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
     assert tracking.tracking_uri(cfg) == "http://127.0.0.1:5000"
 

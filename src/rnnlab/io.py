@@ -30,7 +30,7 @@ def remove_stale(path: str | Path) -> list[Path]:
     pattern = re.compile(rf"\.{re.escape(path.name)}\.(?:(\d+)\.)?[^.]+\.tmp")
     for tmp in path.parent.glob(f".{path.name}.*.tmp"):
         match = pattern.fullmatch(tmp.name)
-        if match and (match[1] is None or not _alive(int(match[1]))):
+        if match and (match[1] is None or not process_alive(int(match[1]))):
             _remove(tmp)
             removed.append(tmp)
     old = path.with_name(f".{path.name}.old")
@@ -47,7 +47,8 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process `pid` of this machine still runs (another user's counts as running)."""
     if pid == os.getpid():
         return True
     try:

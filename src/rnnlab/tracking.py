@@ -29,6 +29,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from rnnlab.config import MlflowConfig
+from rnnlab.io import file_digest, process_alive
 from rnnlab.stages import stage_name
 
 log = logging.getLogger(__name__)
@@ -61,16 +62,32 @@ def project_root(start: str | Path | None = None) -> Path:
     return here
 
 
-def tracking_uri(cfg: MlflowConfig) -> str:
-    """The store's URI, a local SQLite path made absolute against `project_root()`. Always
-    absolute: MLflow caches one store object per URI string, so a relative one would follow
-    the current directory (and DVC's temporary workspaces)."""
+def store_uri(cfg: MlflowConfig, start: str | Path | None = None) -> str:
+    """The store's URI (MLFLOW_TRACKING_URI, else params.yaml's), a local SQLite path made
+    absolute against `project_root(start)`; creates nothing. Always absolute: MLflow caches
+    one store object per URI string, so a relative one would follow the current directory
+    (and DVC's temporary workspaces)."""
     uri = os.environ.get("MLFLOW_TRACKING_URI") or cfg.tracking_uri
     if uri.startswith("sqlite:///"):
         path, sep, query = uri.removeprefix("sqlite:///").partition("?")
-        db = Path(path) if Path(path).is_absolute() else project_root() / path
-        db.parent.mkdir(parents=True, exist_ok=True)
+        db = Path(path) if Path(path).is_absolute() else project_root(start) / path
         uri = f"sqlite:///{db}{sep}{query}"
+    return uri
+
+
+def sqlite_path(uri: str) -> Path | None:
+    """The database file of a local SQLite URI; None for a server."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    return Path(uri.removeprefix("sqlite:///").partition("?")[0])
+
+
+def tracking_uri(cfg: MlflowConfig) -> str:
+    """`store_uri(cfg)` from the current directory, with the local store's folder made."""
+    uri = store_uri(cfg)
+    db = sqlite_path(uri)
+    if db is not None:
+        db.parent.mkdir(parents=True, exist_ok=True)
     return uri
 
 
@@ -84,8 +101,8 @@ def store_lock(uri: str, purpose: str, timeout: float = 900.0) -> FileLock:
     """A file lock serialising `purpose` ("init": first open and migration; "registry": read
     the versions, register, move the aliases) across the processes of this machine: next to
     the database for SQLite, in the temporary folder (one per URI) for a server."""
-    if uri.startswith("sqlite:///"):
-        db = Path(uri.removeprefix("sqlite:///").partition("?")[0])
+    db = sqlite_path(uri)
+    if db is not None:
         path = db.with_name(f"{db.name}.{purpose}.lock")
     else:
         digest = hashlib.sha256(uri.encode()).hexdigest()[:16]
@@ -195,10 +212,6 @@ def is_better(value: float, champion: float | None, mode: str) -> bool:
 
 def data_fingerprint(folder: str | Path) -> str:
     """SHA-256 over the names and SHA-256s of every file in a folder (e.g. the prepared data)."""
-    import hashlib
-
-    from rnnlab.io import file_digest
-
     folder = Path(folder)
     h = hashlib.sha256()
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
@@ -371,7 +384,7 @@ def repair(client: MlflowClient, experiment_id: str) -> list[str]:
                                  max_results=1000)
     for run in running:
         pid = run.data.tags.get(PID_TAG, "")
-        if run.data.tags.get(HOST_TAG) == host and pid.isdigit() and not _alive(int(pid)):
+        if run.data.tags.get(HOST_TAG) == host and pid.isdigit() and not process_alive(int(pid)):
             client.set_terminated(run.info.run_id, "KILLED")
             changed.append(f"run {run.info.run_id} KILLED")
     live = {r.info.run_id for r in running if f"run {r.info.run_id} KILLED" not in changed}
@@ -382,13 +395,3 @@ def repair(client: MlflowClient, experiment_id: str) -> list[str]:
     for line in changed:
         log.warning("repaired a killed stage's leftover: %s", line)
     return changed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process
-        return True
-    return True
