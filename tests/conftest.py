@@ -48,6 +48,15 @@ def one_thread():
 
 
 @pytest.fixture
+def no_tracking_uri(monkeypatch: pytest.MonkeyPatch) -> None:
+    """MLFLOW_TRACKING_URI unset during the test and as before afterwards, also when the test
+    called mlflow.set_tracking_uri (which exports it for subprocesses): a plain delenv of an
+    unset variable records nothing to restore, and the store leaks into later tests."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+
+
+@pytest.fixture
 def good_rows() -> dict[str, list[tuple[list, list]]]:
     return {
         "train": [(["in", "the", "forest", "Panthera", "leo", "hunts"],

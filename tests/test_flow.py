@@ -174,7 +174,8 @@ def test_a_failed_exit_is_retried_but_a_settings_error_is_not(pipeline):
     assert not pipeline._worth_retrying(None, None, State(config))
 
 
-def test_summary_reads_the_store_the_stages_logged_to(pipeline, tmp_path: Path, monkeypatch):
+def test_summary_reads_the_store_the_stages_logged_to(pipeline, tmp_path: Path, monkeypatch,
+                                                      no_tracking_uri):
     """The flow's summary finds the champion where the stages put it: the project root's
     store (rnnlab.tracking.store_uri), also when the flow's repo is a DVC experiment
     workspace inside it, and creates no store anywhere else."""
@@ -185,7 +186,6 @@ def test_summary_reads_the_store_the_stages_logged_to(pipeline, tmp_path: Path, 
         {"tasks": ["entity"], "entity": {"primary_metric": "dev/entity_f1"}}))
     (tmp_path / "model").mkdir()
     (tmp_path / "model/MLmodel").write_text("flavors: {}\n")
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.chdir(tmp_path)
     tracking.setup(MlflowConfig(), "entity")
     tracking.register((tmp_path / "model").as_uri(), "entity", "dev/entity_f1", 0.5,

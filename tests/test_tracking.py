@@ -39,12 +39,11 @@ from rnnlab.config import MlflowConfig  # noqa: E402
 
 
 @pytest.fixture
-def store(tmp_path, monkeypatch):
+def store(tmp_path, monkeypatch, no_tracking_uri):
     """A fresh local store in a project folder of its own (the current directory)."""
     import mlflow
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     (tmp_path / "params.yaml").write_text("seed: 1\n")
     (tmp_path / "model").mkdir()
     (tmp_path / "model" / "MLmodel").write_text("flavors: {}\n")
