@@ -311,6 +311,9 @@ def check(uri: str, result: dict, base: Path) -> dict:
             "dev_f1": " ".join(f"v{ver}:{value:.3f}" for ver, value in scores),
             "distinct": len({value for _, value in scores}),
             "champion": f"v{aliases.get('champion')}", "best": f"v{expected}",
+            # the best registered last proves less: "last writer wins" would also pass
+            "best_is_newest": expected is not None and expected == max(
+                (int(ver) for ver, _ in scores), default=None),
             "ok": not failures, "failures": failures}
 
 
@@ -344,7 +347,7 @@ def main() -> int:
     args = parser.parse_args()
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # a bar per load
     columns = ("round", "seconds", "crashed", "runs", "versions", "loaded", "dev_f1",
-               "distinct", "champion", "best", "ok")
+               "distinct", "champion", "best", "best_is_newest", "ok")
     print(f"mode={args.mode} store={args.store} pipelines={args.pipelines}", flush=True)
     print(" | ".join(columns), flush=True)
     failed = 0
