@@ -111,15 +111,16 @@ def git_commit(root: Path) -> str:
     return out.stdout.strip() if out.returncode == 0 else "nogit"
 
 
-def stage_graph(root: Path, tasks: list[str] | None = None) -> dict[str, list[str]]:
+def stage_graph(root: Path, tasks: list[str] | None = None,
+                repo=None) -> dict[str, list[str]]:
     """{"<task>-<stage>": [the stages it depends on]} in an order that runs dependencies first.
 
     Read from dvc.yaml by DVC (its stages and output -> dependency edges), restricted
     to the chains of `tasks` (default: every task in params.yaml). The `report` stage (the run
     report over every task's outputs) comes last, when every task runs; a run of some tasks
-    leaves it out (`rnnlab report` writes one over the current outputs)."""
+    leaves it out (`rnnlab report` writes one over the current outputs). `repo`: an open DVC
+    Repo of `root` to reuse (its index is built once), else one is opened here."""
     import networkx as nx
-    from dvc.repo import Repo
 
     known = list(read_params(root).get("tasks") or [])
     tasks = known if tasks is None else list(tasks)
@@ -127,7 +128,7 @@ def stage_graph(root: Path, tasks: list[str] | None = None) -> dict[str, list[st
     if unknown:
         raise ValueError(f"task(s) {unknown} are not in params.yaml tasks {known}: add them there")
     left_out = set(known) - set(tasks)
-    with Repo(str(root)) as repo:
+    with _open(root, repo) as repo:
         graph = repo.index.graph  # an edge goes from a stage to a stage it depends on
         position = {s: i for i, s in enumerate(repo.index.stages)}  # dvc.yaml order
         keep = [s for s in graph if s.cmd and split_stage_name(s.name)[0] not in left_out
@@ -138,20 +139,28 @@ def stage_graph(root: Path, tasks: list[str] | None = None) -> dict[str, list[st
         return {_target(root, s): [_target(root, u) for u in sub.successors(s)] for s in order}
 
 
-def stages_to_run(root: Path, graph: dict[str, list[str]], force: bool = False) -> list[str]:
+def stages_to_run(root: Path, graph: dict[str, list[str]], force: bool = False,
+                  repo=None) -> list[str]:
     """The stages of `graph` (stage_graph's order) that need a `dvc repro`: those one DVC status
     of the whole pipeline reports changed, and everything downstream of them; all with `force`."""
     if force:
         return list(graph)
-    from dvc.repo import Repo
-
-    with Repo(str(root)) as repo:
+    with _open(root, repo) as repo:
         changed = _changed(root, repo, graph)
     run: list[str] = []
     for stage, upstream in graph.items():  # dependencies come first
         if stage in changed or any(u in run for u in upstream):
             run.append(stage)
     return run
+
+
+def _open(root: Path, repo=None):
+    """A context manager over `repo` when given (left open for the caller), else a new Repo."""
+    from contextlib import nullcontext
+
+    from dvc.repo import Repo
+
+    return nullcontext(repo) if repo is not None else Repo(str(root))
 
 
 def _changed(root: Path, repo, graph: dict[str, list[str]]) -> set[str]:
@@ -306,10 +315,14 @@ def rnn_pipeline(tasks: list[str] | None = None, overrides: dict[str, Any] | Non
             return Failed(message=f"rnnlab dag failed:\n{proc.stderr.strip()}")
         logger.info(proc.stdout.strip())
     tasks = list(tasks or read_params(root).get("tasks") or [])
-    graph = stage_graph(root, tasks)
-    logger.info("stages (from dvc.yaml): %s", ", ".join(graph))
+    from dvc.repo import lock_repo
 
-    todo = stages_to_run(root, graph, force)
+    # one DVC index for the graph and the status: under one repository lock, as `dvc status`
+    # holds it, DVC keeps the index it built instead of resetting it after each call
+    with _open(root) as dvc_repo, lock_repo(dvc_repo):
+        graph = stage_graph(root, tasks, dvc_repo)
+        logger.info("stages (from dvc.yaml): %s", ", ".join(graph))
+        todo = stages_to_run(root, graph, force, dvc_repo)
     logger.info("DVC status: %d of %d stages to run%s", len(todo), len(graph),
                 f" ({', '.join(todo)})" if todo else "")
 

@@ -156,6 +156,11 @@ def test_one_dvc_status_picks_the_changed_stages_and_everything_downstream(pipel
     assert pipeline.stages_to_run(tmp_path, graph, force=True) == list(graph)
     (tmp_path / "in_a.txt").write_text("2\n")  # a-second's own deps are unchanged until
     assert pipeline.stages_to_run(tmp_path, graph) == ["a-first", "a-second"]  # a-first runs
+    from dvc.repo import Repo
+
+    with Repo(str(tmp_path)) as repo:  # the flow's way: one open Repo, one index, for both
+        assert pipeline.stages_to_run(tmp_path, pipeline.stage_graph(tmp_path, repo=repo),
+                                      repo=repo) == ["a-first", "a-second"]
 
 
 def test_a_failed_exit_is_retried_but_a_settings_error_is_not(pipeline):
