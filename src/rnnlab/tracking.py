@@ -15,6 +15,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -173,6 +174,9 @@ def run_tags(task: str, stage: str) -> dict[str, str]:
     flow_run = os.environ.get("PREFECT__FLOW_RUN_ID")
     if flow_run:
         tags["prefect.flow_run_id"] = flow_run
+    torch = sys.modules.get("torch")
+    if torch is not None:  # the kernels' instruction set decides the last bits (rnnlab/__init__)
+        tags["rnnlab.cpu_capability"] = torch.backends.cpu.get_cpu_capability()
     return tags
 
 
