@@ -7,6 +7,7 @@ which `mlflow models serve` answers with HTTP 400 and the one-line cause, no tra
 other error stays MLflow's generic 400 with the server's traceback (a bug, not a bad request).
 The conversion happens here so that the tasks and rnnlab.serving never import MLflow."""
 
+import threading
 from typing import Any
 
 import mlflow
@@ -25,12 +26,18 @@ class RnnlabModel(mlflow.pyfunc.PythonModel):
                                                           config.get(CALIBRATION))
         # the decode section at evaluate time (changing it does not retrain)
         self.defaults = config.get("predict_params", {})
+        # the scoring server calls predict from several threads at once, and torch's recurrent
+        # modules are not thread-safe (each call re-checks their flat weights: concurrent beam
+        # searches failed with "zip() argument 2 is longer than argument 1"), so one request
+        # computes at a time; torch's own threads still work inside it
+        self.lock = threading.Lock()
 
     def predict(self, context, model_input, params=None):
         try:
             inputs = self.spec.model_input(model_input)
-            return self.spec.predict(self.net, self.vocabs, inputs,
-                                     resolve_params(self.spec, self.defaults, params))
+            settings = resolve_params(self.spec, self.defaults, params)
+            with self.lock:
+                return self.spec.predict(self.net, self.vocabs, inputs, settings)
         except BadInput as err:
             raise MlflowException(str(err), error_code=INVALID_PARAMETER_VALUE) from None
 
