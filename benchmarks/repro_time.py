@@ -41,6 +41,8 @@ def main() -> None:
             root = Path(tmp)
             copy_repo(root)
             subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+            # the copy runs its own code (stages refuse another checkout's rnnlab under DVC)
+            env["PYTHONPATH"] = str(root / "src")
             stages, start, last = {}, time.perf_counter(), None
             proc = subprocess.Popen(["dvc", "repro", "--single-item", *[
                 f"{task}-{s}" for s in ("prepare", "validate", "vocab", "encode", "train",

@@ -48,6 +48,9 @@ def test_spec_is_complete_and_callable_as_the_stages_call_it(task):
         fn = getattr(spec, name)
         assert callable(fn), f"{task}: SPEC.{name} is not callable"
         inspect.signature(fn).bind(*range(arity))  # TypeError if it takes other arguments
+    if spec.fit is not None:  # train calls it with 9 arguments, then evaluate passes fit=
+        inspect.signature(spec.fit).bind(*range(9))
+        inspect.signature(spec.evaluate).bind(*range(6), fit={})
     assert spec.primary_mode in ("max", "min")
     assert set(spec.reads) <= set(STAGE_PARAMS), f"{task}: reads names an unknown stage"
     for requirement in spec.requirements:

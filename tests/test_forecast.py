@@ -466,6 +466,171 @@ def test_backtest_origins_stop_before_the_test_block_and_fit_only_their_past():
         backtest.backtest(task_config(data={"backtest": {"step": 6}}), frames, 0)
 
 
+def _stop_on_backtest(epochs: int = 4, path: str | None = None, **data) -> P.ForecastConfig:
+    """A small generated monthly series (toy_series, 96 months), 2 backtest origins of 6."""
+    return task_config(path, data={"horizon_test": 6, "horizon_dev": 6,
+                                   "backtest": {"origins": 2}, **data},
+                       vocab={"input_len": 12, "horizon": 6, "stride": 2},
+                       train={"max_epochs": epochs, "stop_on": "backtest"})
+
+
+@pytest.fixture(scope="module")
+def toy_frames(tmp_path_factory):
+    path = write(tmp_path_factory.mktemp("toy"), toy_series(96))
+    return path, D.prepare(_stop_on_backtest(path=path), 0)
+
+
+def _fit(cfg, frames, seed=0, spy=None):
+    from rnnlab.tasks.forecast import fit as F
+
+    cfg = D.resolved(cfg, frames)
+    vocabs = SPEC.build_vocabs(frames["train"], cfg.vocab)
+    enc = SPEC.encode(frames, vocabs)
+    torch.manual_seed(seed)
+    net = SPEC.build_net(SPEC.net_config(cfg, vocabs))
+    return F.fit(cfg, net, SPEC.objective(cfg, net, vocabs), frames, vocabs, enc, seed, CPU,
+                 progress=False), net, vocabs, enc
+
+
+def test_stop_on_backtest_trains_the_argmin_of_the_mean_curve_on_train_and_dev(toy_frames,
+                                                                               monkeypatch):
+    from rnnlab.tasks.forecast import fit as F
+
+    path, frames = toy_frames
+    cfg = _stop_on_backtest(path=path)
+    calls = []
+
+    def spy(net, goal, train_batches, dev_batches, settings, trainer, **kw):
+        calls.append({"windows": len(train_batches.dataset), "dev": dev_batches, **kw})
+        return train(net, goal, train_batches, dev_batches, settings, trainer, **kw)
+
+    monkeypatch.setattr(F, "train", spy)
+    fitted, _, vocabs, enc = _fit(cfg, frames)
+    record = fitted.record
+    curves = np.array([o["curve"] for o in record["origins"]])
+    assert record["stop_on"] == "backtest" and curves.shape == (2, 4)  # whole: no stopping
+    mean = curves.mean(0)
+    np.testing.assert_allclose(record["mean_curve"], mean)
+    assert record["epochs"] == int(np.argmin(mean)) + 1 == fitted.metrics["backtest/epochs"]
+    # each origin is scored at the other origin's argmin (leave one out), and the recorded
+    # forecast is that epoch's: its MASE is the curve's value there
+    for o, other in zip(record["origins"], curves[::-1], strict=True):
+        assert o["epoch"] == int(np.argmin(other)) + 1
+        part = backtest.origin_frames(frames, D.resolved(cfg, frames), o["origin"])
+        history = D.series(part, "dev")["value"].to_numpy()
+        block = D.series(part, "test").query("split == 'test'")["value"].to_numpy()
+        got = mase(np.array(o["forecast"]), block, mase_scale(history, 12))
+        assert got == pytest.approx(o["curve"][o["epoch"] - 1], rel=1e-5)
+    # the served net: exactly E* epochs, no dev block, on every window of train + dev
+    final = calls[-1]
+    assert final["max_epochs"] == record["epochs"] and final["select"] is False
+    assert final["dev"] is None
+    all_windows = W.windows(D.series(frames, "dev"), vocabs["scaler"])["x"].shape[0]
+    assert final["windows"] == all_windows > enc["train"]["x"].shape[0]
+    assert [r["epoch"] for r in fitted.module.history] == list(range(1, record["epochs"] + 1))
+    assert [r["backtest/mase"] for r in fitted.module.history] == \
+        pytest.approx(list(mean[:record["epochs"]]))
+    assert not any(k.startswith("dev/") for r in fitted.module.history for k in r)
+
+
+def test_stop_on_backtest_never_reads_the_test_block(toy_frames):
+    path, frames = toy_frames
+    cfg = _stop_on_backtest(epochs=2, path=path)
+    first, net, _, _ = _fit(cfg, frames)
+    changed = dict(frames)
+    changed["test"] = frames["test"].assign(value=frames["test"]["value"] * 10)
+    again, net2, _, _ = _fit(cfg, changed)
+    assert again.record == first.record
+    for a, b in zip(net.state_dict().values(), net2.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_evaluate_scores_train_s_record_without_refitting(toy_frames, monkeypatch):
+    path, frames = toy_frames
+    cfg = _stop_on_backtest(epochs=2, path=path)
+    fitted, net, vocabs, enc = _fit(cfg, frames)
+
+    def no_refit(*_, **__):
+        raise AssertionError("evaluate refitted a backtest origin")
+
+    monkeypatch.setattr(backtest, "fit_origin", no_refit)
+    record = json.loads(json.dumps(fitted.record))  # as train writes and evaluate reads it
+    result = evaluate(cfg, net, frames, enc, vocabs, seed=0, fit=record)
+    m = result.metrics
+    assert m["backtest/origins"] == 2 and m["backtest/epochs"] == record["epochs"]
+    # backtest/mase is the mean over the origins of the recorded (leave-one-out) forecasts
+    expect = np.mean([o["curve"][o["epoch"] - 1] for o in record["origins"]])
+    assert m["backtest/mase"] == pytest.approx(expect, rel=1e-5)
+    back = result.tables["backtest"]
+    np.testing.assert_allclose(back.loc[back["origin"] == 1, "rnn"],
+                               np.round(record["origins"][0]["forecast"], 4))
+    assert np.isfinite(m["test/coverage"]) and len(result.calibration["half_widths"]) == 6
+
+
+def test_stop_on_dev_records_each_origin_s_best_dev_epoch(toy_frames):
+    path, frames = toy_frames
+    cfg = task_config(path=path, data={"horizon_test": 6, "horizon_dev": 6,
+                                       "backtest": {"origins": 2}},
+                      vocab={"input_len": 12, "horizon": 6, "stride": 2},
+                      train={"max_epochs": 3, "patience": 1})
+    assert cfg.train.stop_on == "dev"  # the default
+    fitted, net, vocabs, enc = _fit(cfg, frames)
+    assert fitted.record["stop_on"] == "dev" and "epochs" not in fitted.record
+    for o in fitted.record["origins"]:
+        assert 1 <= o["epoch"] <= o["epochs_run"] <= 3 and len(o["forecast"]) == 6
+    assert "dev/mase" in fitted.module.history[0]
+    # evaluate with no record fits the same origins itself: the same scores
+    direct = evaluate(cfg, net, frames, enc, vocabs, seed=0).metrics
+    reused = evaluate(cfg, net, frames, enc, vocabs, seed=0, fit=fitted.record).metrics
+    assert direct["backtest/mase"] == reused["backtest/mase"]
+
+
+def test_stop_on_backtest_needs_two_origins(toy_frames):
+    path, frames = toy_frames
+    with pytest.raises(ValueError, match=r"forecast\.data\.backtest\.origins >= 2"):
+        backtest.select(D.resolved(_stop_on_backtest(path=path, backtest={"origins": 1}),
+                                   frames), frames, 0)
+
+
+def test_choose_is_the_first_argmin_of_the_mean():
+    assert backtest.choose(np.array([[3.0, 1.0, 2.0, 1.0], [3.0, 2.0, 0.5, 2.0]])) == 3
+    assert backtest.choose(np.array([[2.0, np.nan], [1.0, 1.0]])) == 1
+    with pytest.raises(ValueError, match="non-finite"):
+        backtest.choose(np.array([[np.nan, np.nan]]))
+
+
+def test_the_stages_with_stop_on_backtest(tmp_path, monkeypatch):
+    """train writes models/forecast-fit/fit.json and a net trained E* epochs on train + dev;
+    evaluate scores that record (it fits no origin) and reports the same E*."""
+    from helpers import tiny_params
+    from rnnlab.io import read_json
+    from rnnlab.stages import STAGES, Paths
+    from rnnlab.stages import run as run_stage
+
+    raw = tiny_params(yaml.safe_load((REPO / "params.yaml").read_text()), ["forecast"])
+    raw["trainer"]["accelerator"] = "cpu"
+    raw["mlflow"]["register"] = False
+    raw["forecast"]["train"].update(stop_on="backtest", max_epochs=3)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlruns/mlflow.db")
+    for stage in STAGES[:-1]:
+        run_stage(stage, "forecast", tmp_path / "params.yaml")
+    paths = Paths("forecast")
+    record = read_json(paths.fit / "fit.json")
+    assert record["stop_on"] == "backtest" and len(record["origins"]) == 2
+    assert read_json(paths.stage_metrics / "train.json")["epochs"] == record["epochs"]
+    curve = pd.read_csv(paths.plots / "training.csv")
+    assert curve["epoch"].tolist() == list(range(1, record["epochs"] + 1))
+    assert "backtest/mase" in curve and "dev/mase" not in curve
+
+    monkeypatch.setattr(backtest, "fit_origin", lambda *_, **__: pytest.fail("refitted"))
+    run_stage("evaluate", "forecast", tmp_path / "params.yaml")
+    metrics = read_json(paths.metrics)
+    assert metrics["backtest/epochs"] == record["epochs"] and metrics["backtest/origins"] == 2
+    assert (paths.evaluation / "backtest.csv").is_file()
+
+
 def test_conformal_widths_and_interval_score():
     errors = np.array([[1.0, -2.0, 3.0, -4.0, 5.0, 6.0], [0.5, 0.5, -0.5, 0.5, 0.5, -9.0]])
     # b = 6 // 6 = 1: step 1 pools steps 1-2 of both origins (4 errors), rank ceil(5*0.5) = 3
@@ -681,7 +846,16 @@ def test_spec_declares_what_the_stages_read():
               if isinstance(e, dict) and "forecast: training" in e]
     assert len(curves) == 1  # ours, with the dev MASE; the dag adds no generic curves
     assert curves[0]["y"] == {"plots/forecast/training.csv": ["train/loss", "dev/loss",
-                                                               "dev/mase"]}
+                                                               "dev/mase", "backtest/mase"]}
+    # train runs the backtest fits: it reads the prepared series and the backtest settings,
+    # and evaluate reads train's record of them instead of refitting
+    stages = yaml.safe_load(dag.render(REPO / "params.yaml"))["stages"]
+    assert "data/prepared/forecast" in stages["forecast-train"]["deps"]
+    assert "models/forecast-fit" in stages["forecast-train"]["outs"]
+    assert "models/forecast-fit" in stages["forecast-evaluate"]["deps"]
+    assert {"forecast.data", "forecast.vocab"} <= set(stages["forecast-train"]["params"])
+    assert not {"forecast.model", "forecast.train"} & set(stages["forecast-evaluate"]["params"])
+    assert SPEC.fit is not None
 
 
 def test_study_cli_scores_dev_only_unless_asked(tmp_path):

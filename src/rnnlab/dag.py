@@ -110,9 +110,11 @@ def stage(task: str, name: str, cfg: Any, raw: dict[str, Any]) -> dict[str, Any]
         "vocab": [str(paths.prepared), summary],
         "encode": [str(paths.prepared), str(paths.vocab), summary],
         "train": [str(paths.encoded), str(paths.vocab), summary,
+                  *([str(paths.prepared)] if spec.fit else []),
                   *(spec.train_inputs(tc) if spec.train_inputs else [])],
         "evaluate": [str(paths.model), str(paths.prepared), str(paths.encoded), summary,
-                     str(paths.stage_metrics / "vocab.json"), str(paths.plots / "training.csv")],
+                     str(paths.stage_metrics / "vocab.json"), str(paths.plots / "training.csv"),
+                     *([str(paths.fit)] if spec.fit else [])],
     }
     out: dict[str, Any] = {"cmd": f"rnnlab {name} {task}",
                            "deps": [*code_deps(task, name), *data[name]]}
@@ -134,6 +136,8 @@ def stage(task: str, name: str, cfg: Any, raw: dict[str, Any]) -> dict[str, Any]
         out["outs"] = [str(paths.model)]
         if spec.embeddings is not None:
             out["outs"].append(str(paths.embeddings))
+        if spec.fit is not None:
+            out["outs"].append(str(paths.fit))
         out["metrics"] = [{str(paths.stage_metrics / "train.json"): {"cache": False}}]
         out["plots"] = [str(paths.plots / "training.csv")]
     else:

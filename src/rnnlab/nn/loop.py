@@ -13,6 +13,7 @@ only to train (`RNNModule` lives in rnnlab/nn/module.py), so serving loads torch
 from __future__ import annotations
 
 import tempfile
+import warnings
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -203,12 +204,17 @@ def set_threads(n: int) -> None:
 
 
 def train(net: nn.Module, objective: Objective, train_batches: DataLoader,
-          dev_batches: DataLoader, settings: Any, trainer: Any, *, max_epochs: int | None = None,
-          logger: Any = False, progress: bool = True) -> RNNModule:
+          dev_batches: DataLoader | None, settings: Any, trainer: Any, *,
+          max_epochs: int | None = None, logger: Any = False, progress: bool = True,
+          select: bool = True) -> RNNModule:
     """Fit `net` with early stopping on `objective.monitor` and reload the best epoch's
     weights. `settings`: a task's train section (max_epochs, lr, weight_decay, grad_clip,
     patience, log_every_n_steps); `trainer`: params.yaml's trainer section. Checkpoints go to
-    a temporary folder, so nothing of a path ends up next to the weights."""
+    a temporary folder, so nothing of a path ends up next to the weights.
+
+    `select=False`: no early stopping and no checkpoint: exactly `max_epochs` epochs, and the
+    last epoch's weights are the result (an epoch count chosen elsewhere, e.g. on a backtest);
+    dev (optional then) is still scored every epoch into the history."""
     import pytorch_lightning as pl
     from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 
@@ -229,18 +235,20 @@ def train(net: nn.Module, objective: Objective, train_batches: DataLoader,
     with tempfile.TemporaryDirectory(prefix="rnnlab-ckpt-") as ckpt_dir:
         best = ModelCheckpoint(dirpath=ckpt_dir, monitor=monitor, mode=mode, filename="best",
                                save_top_k=1, enable_version_counter=False)
+        callbacks = [EarlyStopping(monitor=monitor, mode=mode, patience=settings.patience),
+                     best] if select else []
         fitter = pl.Trainer(
             max_epochs=epochs,
             accelerator=trainer.accelerator, devices=trainer.devices, strategy=trainer.strategy,
             precision=trainer.precision, gradient_clip_val=settings.grad_clip or None,
             deterministic=True, logger=logger, log_every_n_steps=settings.log_every_n_steps,
-            callbacks=[EarlyStopping(monitor=monitor, mode=mode, patience=settings.patience),
-                       best],
-            enable_progress_bar=progress, enable_model_summary=False,
-            enable_checkpointing=True, default_root_dir=ckpt_dir,
+            callbacks=callbacks, enable_progress_bar=progress, enable_model_summary=False,
+            enable_checkpointing=select, default_root_dir=ckpt_dir,
             use_distributed_sampler=not bucketed)
-        fitter.fit(module, train_batches, dev_batches)
-        if best.best_model_path:
+        with warnings.catch_warnings():  # no dev batches: no val loop, as asked
+            warnings.filterwarnings("ignore", ".*`validation_step` but have no `val_dataloader`")
+            fitter.fit(module, train_batches, dev_batches)
+        if select and best.best_model_path:
             state = torch.load(best.best_model_path, map_location="cpu", weights_only=True)
             module.load_state_dict(state["state_dict"])
     if module.ema is not None:  # the model is the best epoch's moving average

@@ -97,6 +97,13 @@ class RNNModule(pl.LightningModule):
         for losses in self._losses.values():
             losses.clear()
 
+    def on_train_epoch_end(self) -> None:
+        """Without dev batches no validation ends the epoch: its row is the training loss."""
+        if self._losses["train/loss"]:  # validation (which clears them) did not run
+            self.history.append({"epoch": self.current_epoch + 1, "train/loss": sum(
+                self._losses["train/loss"]) / len(self._losses["train/loss"])})
+            self._losses["train/loss"].clear()
+
     def configure_optimizers(self) -> Any:
         params = (self.parameters() if self.ema is None else
                   [p for n, p in self.named_parameters() if not n.startswith("ema.")])

@@ -63,6 +63,11 @@ class Paths:
         return Path("models") / f"{self.task}-embeddings"
 
     @property
+    def fit(self) -> Path:
+        """train's record of how it fitted (tasks with a `fit` hook; evaluate reads it)."""
+        return Path("models") / f"{self.task}-fit"
+
+    @property
     def metrics(self) -> Path:
         return Path("metrics") / f"{self.task}.json"
 

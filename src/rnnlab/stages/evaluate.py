@@ -43,7 +43,8 @@ def run(spec: TaskSpec, cfg: Config) -> None:
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     _, net, vocabs = load_model_dir(paths.model)
     frames, encoded = read_frames(paths), read_encoded(paths)
-    result = spec.evaluate(tc, net, frames, encoded, vocabs, cfg.seed)
+    fitted = {"fit": read_json(paths.fit / "fit.json")} if spec.fit else {}  # train's record
+    result = spec.evaluate(tc, net, frames, encoded, vocabs, cfg.seed, **fitted)
     metrics = {**result.metrics, **read_json(paths.stage_metrics / "vocab.json")}
     if tc.primary_metric not in metrics:
         raise KeyError(f"{task}.primary_metric {tc.primary_metric!r} is not among the metrics: "

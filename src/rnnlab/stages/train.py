@@ -1,8 +1,10 @@
 """train: fit the task's RNN with the one training loop (GPU when there is one), early
-stopping on the task's dev metric. Writes models/<task>/ (weights, architecture, vocabularies:
-nothing else, so the same weights hash the same), the loss curves (plots/<task>/training.csv)
-and metrics/<task>/train.json (timings). One MLflow run per training, tagged with the weights'
-SHA-256; evaluate finds it by that tag and adds to it."""
+stopping on the task's dev metric, or by the task's own `fit` hook (forecast: epochs chosen on
+a rolling-origin backtest, whose record goes to models/<task>-fit/ for evaluate). Writes
+models/<task>/ (weights, architecture, vocabularies: nothing else, so the same weights hash the
+same), the loss curves (plots/<task>/training.csv) and metrics/<task>/train.json (timings).
+One MLflow run per training, tagged with the weights' SHA-256; evaluate finds it by that tag
+and adds to it."""
 
 from __future__ import annotations
 
@@ -21,8 +23,8 @@ from rnnlab.config import Config
 from rnnlab.io import atomic_dir, atomic_path, file_digest, write_json
 from rnnlab.nn.loop import ddp_worker, set_threads, train
 from rnnlab.stages import Paths
-from rnnlab.stages.common import read_encoded, read_vocabs, require_valid
-from rnnlab.tasks import TaskSpec
+from rnnlab.stages.common import read_encoded, read_frames, read_vocabs, require_valid
+from rnnlab.tasks import Fitted, TaskSpec
 
 
 def run(spec: TaskSpec, cfg: Config) -> None:
@@ -38,8 +40,17 @@ def run(spec: TaskSpec, cfg: Config) -> None:
     init_metrics = spec.init_net(tc, net, vocabs, encoded, cfg.seed) if spec.init_net else {}
     objective = spec.objective(tc, net, vocabs)
     train_batches, dev_batches = spec.loaders(tc, encoded, cfg.seed)
+    frames = read_frames(paths) if spec.fit else {}
+
+    def fit(logger: Any = False, progress: bool = True) -> Fitted:
+        if spec.fit:  # the task's own procedure (e.g. forecast's backtest-chosen epochs)
+            return spec.fit(tc, net, objective, frames, vocabs, encoded, cfg.seed, cfg.trainer,
+                            logger)
+        return Fitted(train(net, objective, train_batches, dev_batches, tc.train, cfg.trainer,
+                            logger=logger, progress=progress))
+
     if ddp_worker():  # Lightning re-ran this command for another rank: train, write nothing
-        train(net, objective, train_batches, dev_batches, tc.train, cfg.trainer, progress=False)
+        fit(progress=False)
         return
 
     experiment_id = tracking.setup(cfg.mlflow, task)
@@ -60,9 +71,11 @@ def run(spec: TaskSpec, cfg: Config) -> None:
             mlflow.log_metrics(init_metrics)
         tracking.kill_point("train:fit")
         start = time.perf_counter()
-        module = train(net, objective, train_batches, dev_batches, tc.train, cfg.trainer,
-                       logger=logger)
+        fitted = fit(logger)
+        module = fitted.module
         seconds = time.perf_counter() - start
+        if fitted.metrics:
+            mlflow.log_metrics(fitted.metrics)
         with atomic_dir(paths.model) as out:
             torch.save(net.state_dict(), out / "model.pt")
             tracking.kill_point("train:weights")
@@ -70,6 +83,10 @@ def run(spec: TaskSpec, cfg: Config) -> None:
                                           "vocabs": sorted(vocabs)})
             shutil.copytree(paths.vocab, out / "vocab")
             digest = file_digest(out / "model.pt")
+        if spec.fit:
+            with atomic_dir(paths.fit) as out:
+                write_json(out / "fit.json", fitted.record)
+            mlflow.log_artifacts(str(paths.fit), "fit")
         mlflow.set_tag(tracking.WEIGHTS_TAG, digest)
         tracking.kill_point("train:tagged")
         exported = spec.embeddings(tc, net, vocabs, encoded) if spec.embeddings else None
@@ -87,7 +104,7 @@ def run(spec: TaskSpec, cfg: Config) -> None:
         write_json(paths.stage_metrics / "train.json", {
             f"best_{monitor}": best, "epochs": len(curve), "train_seconds": round(seconds, 2),
             "examples_per_second": round(len(curve) * len(train_batches.dataset) / seconds, 1),
-            **init_metrics,
+            **init_metrics, **fitted.metrics,
         })
     print(f"train[{task}]: {len(curve)} epochs in {seconds:.1f}s, best {monitor}={best:.4f}"
           f" (MLflow run {run_id})")

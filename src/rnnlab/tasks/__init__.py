@@ -69,6 +69,18 @@ class Evaluation:
     calibration: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class Fitted:
+    """What a task's `fit` hook returns to train: the fitted module (its `history` is
+    plots/<task>/training.csv), metrics (train.json and the training run) and `record`: JSON
+    train writes to models/<task>-fit/fit.json, which evaluate hands back to the task's
+    evaluate as `fit=` (forecast: the backtest fits, so evaluate scores them without refitting)."""
+
+    module: Any
+    metrics: dict[str, float] = field(default_factory=dict)
+    record: dict[str, Any] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class TaskSpec:
     """Everything the stages and serving need from a task, each a plain function."""
@@ -125,6 +137,12 @@ class TaskSpec:
     # None: the learnt input embeddings train exports to models/<task>-embeddings/ (word2vec
     # text, projector TSV, nearest neighbours, a 2-D projection) and to MLflow
     embeddings: Callable[[TaskConfig, nn.Module, Vocabs, Encoded], Any] | None = None
+    # optional: how train fits the net instead of rnnlab.nn.loop.train on the train and dev
+    # batches (forecast: the epoch count chosen on a rolling-origin backtest): (cfg, net,
+    # objective, prepared frames, vocabs, encoded, seed, trainer section, logger) -> Fitted.
+    # Train then also reads data/prepared/<task> and writes models/<task>-fit/ (Paths.fit),
+    # and evaluate reads it.
+    fit: Callable[..., Fitted] | None = None
 
     def stage_params(self, stage: str, config: type) -> list[str]:
         """params.yaml keys a stage reads, as dvc.yaml names them (sections the task's CONFIG

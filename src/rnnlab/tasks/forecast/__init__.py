@@ -26,10 +26,13 @@ forecast, lag `data.season_length`, over the history the forecast is made from) 
 test block, next to seasonal naive, drift, ETS (additive trend and season) and, optionally,
 SARIMA fitted on the same history (baselines.py).
 
-Backtest and intervals (backtest.py): K rolling origins before the test block
-(`data.backtest`), each with a fresh scaler, RNN and baselines fitted on the history before it;
+Backtest and intervals (backtest.py, fit.py): K rolling origins before the test block
+(`data.backtest`), each with a fresh scaler, RNN and baselines fitted on the history before it
+(the RNNs by the train stage, which records their forecasts; evaluate scores the record);
 mean and spread of every model's MASE and sMAPE (`backtest/mase` is the primary metric), and
 split-conformal intervals from the RNN's backtest errors, scored on test next to ETS's.
+`train.stop_on`: the served model early-stops on the dev block (`dev`), or trains on train +
+dev for the epoch count at the minimum of the origins' mean MASE curve (`backtest`).
 
 Settings study (dev and backtest only): `python -m rnnlab.tasks.forecast.study --seeds 1 2 3`.
 """

@@ -10,7 +10,7 @@ import torch
 
 from rnnlab.nn.loop import count_parameters
 from rnnlab.tasks import Evaluation
-from rnnlab.tasks.forecast.backtest import backtest, conformal_widths, interval_metrics
+from rnnlab.tasks.forecast.backtest import conformal_widths, interval_metrics, scores, select
 from rnnlab.tasks.forecast.baselines import NAMES, baselines, ets_interval
 from rnnlab.tasks.forecast.data import resolved, series
 from rnnlab.tasks.forecast.figures import backtest_figure, forecast_figure
@@ -56,15 +56,19 @@ def forecast_blocks(cfg: ForecastConfig, net: Forecaster, frames: dict[str, pd.D
 
 def evaluate(cfg: ForecastConfig, net: Forecaster, frames: dict[str, pd.DataFrame],
              encoded: dict[str, dict[str, torch.Tensor]], vocabs: dict[str, Scaler],
-             seed: int) -> Evaluation:
-    """The rolling-origin backtest (backtest.py: a fresh RNN and every baseline per origin,
-    on the history before it), then the dev and test blocks, each forecast from the history
-    before it, with conformal intervals from the backtest errors next to ETS's (on the CPU:
-    one window each, and the committed metrics were computed there)."""
+             seed: int, fit: dict | None = None) -> Evaluation:
+    """The rolling-origin backtest (backtest.py: the RNN's forecasts of each origin's block
+    from train's record `fit`, fitted here only when there is none, and every baseline fitted
+    on the history before the origin), then the dev and test blocks, each forecast from the
+    history before it, with conformal intervals from the backtest errors next to ETS's (on the
+    CPU: one window each, and the committed metrics were computed there). With `stop_on:
+    backtest` the served RNN was trained on the dev block too, so its dev scores are
+    in-sample."""
     cfg = resolved(cfg, frames)
     d = cfg.data
     level = d.backtest.interval
-    bt_metrics, bt_table, errors = backtest(cfg, frames, seed)
+    record = fit if fit is not None else select(cfg, frames, seed)
+    bt_metrics, bt_table, errors = scores(cfg, frames, record)
     metrics, tables = forecast_blocks(cfg, net, frames, encoded)
     metrics.update(bt_metrics)
     test = tables["forecast"]

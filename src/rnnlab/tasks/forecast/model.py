@@ -136,6 +136,12 @@ class ForecastObjective(Objective):
         self.kind = loss
         A = level_matrix(horizon, difference if loss == "level" else 0)
         self.register_buffer("A", A, persistent=False)
+        # keep_forecasts(): the dev forecast [B, steps] of every validation pass, in order
+        # (a sanity pass before the first epoch included), e.g. to score any epoch afterwards
+        self.kept: list[torch.Tensor] | None = None
+
+    def keep_forecasts(self) -> None:
+        self.kept = []
 
     def members_loss(self, z: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """z [B, members, H], target [B, H]: each member's MSE, summed over members."""
@@ -151,10 +157,12 @@ class ForecastObjective(Objective):
         # dev/loss: MSE of the levels in units of the training std (comparable across epochs)
         loss = (((levels - batch["actual"]) / net.std) ** 2).mean()
         return loss, (mase(levels, batch["actual"], batch["scale"]).cpu(),
-                      smape(levels, batch["actual"]).cpu())
+                      smape(levels, batch["actual"]).cpu(), levels.cpu())
 
     def dev_metrics(self, outputs: list[Any]) -> dict[str, float]:
-        m, s = (torch.cat(x) for x in zip(*outputs, strict=True))
+        m, s, levels = (torch.cat(x) for x in zip(*outputs, strict=True))
+        if self.kept is not None:
+            self.kept.append(levels)
         return {"dev/mase": float(m.mean()), "dev/smape": float(s.mean())}
 
 

@@ -69,6 +69,11 @@ class ForecastModelConfig(ModelConfig):
 class ForecastTrainConfig(TrainConfig):
     max_epochs: int = 150
     patience: int = 30           # epochs without a better dev MASE before stopping
+    # dev: early stopping on the dev block (best epoch, patience), every backtest origin on
+    # its own dev block; backtest: each origin trains max_epochs on all its history, the epoch
+    # count is the argmin of the mean backtest MASE curve over the origins, and the served
+    # model trains that many epochs on train + dev (backtest.py)
+    stop_on: Literal["dev", "backtest"] = "dev"
     loss: Literal["level", "step"] = "level"  # MSE of the implied level errors | per step
     log_every_n_steps: int = 5
 

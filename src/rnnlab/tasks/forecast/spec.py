@@ -6,6 +6,7 @@ from rnnlab.tasks import STAGE_PARAMS, TaskSpec
 from rnnlab.tasks.forecast.checks import checks
 from rnnlab.tasks.forecast.data import prepare, raw_inputs
 from rnnlab.tasks.forecast.evaluate import evaluate
+from rnnlab.tasks.forecast.fit import fit
 from rnnlab.tasks.forecast.model import build_net, net_config, objective
 from rnnlab.tasks.forecast.serve import input_example, model_input, predict, predict_params
 from rnnlab.tasks.forecast.windows import build_vocabs, encode, load_vocab, loaders, vocab_metrics
@@ -35,8 +36,10 @@ SPEC = TaskSpec(
     plots=(  # its own training curves (with the dev MASE), so rnnlab.dag adds none
         {"forecast: training": {
             "template": "linear", "x": "epoch",
-            "y": {"plots/forecast/training.csv": ["train/loss", "dev/loss", "dev/mase"]},
-            "title": "forecast: loss per epoch (train and dev) and dev MASE"}},
+            "y": {"plots/forecast/training.csv": ["train/loss", "dev/loss", "dev/mase",
+                                                  "backtest/mase"]},
+            "title": "forecast: loss per epoch (train and dev), dev MASE or the backtest's "
+                     "mean MASE (train.stop_on)"}},
         {f"{EVALUATION}/forecast.csv": {
             "template": "linear", "x": "date", "y": COLUMNS,
             "title": "forecast: test block, forecast vs actual (from the history before it)"}},
@@ -50,12 +53,16 @@ SPEC = TaskSpec(
         f"{EVALUATION}/backtest.png",
     ),
     requirements=("statsmodels",),
+    # train runs the backtest fits (fit.py) before or after the served model's: it reads the
+    # prepared series and the backtest settings, and writes models/forecast-fit/fit.json
+    fit=fit,
     # the checks count the training windows, so validate reads the window settings too;
-    # evaluate reads data (season_length for MASE and the baselines, source, horizon_test)
+    # evaluate reads data (season_length for MASE and the baselines, source, horizon_test,
+    # the backtest's origins and interval) and vocab (decode's cap on steps is 4 x H)
     # prepare derives the auto settings (data.settings) from data, vocab and validation
     reads={"prepare": ("seed", "data", "vocab", "validation"),
            "validate": ("data", "validation", "vocab"),
-           # the backtest refits the scaler, windows and RNN per origin
-           "evaluate": (*STAGE_PARAMS["evaluate"], "data", "vocab", "encoding", "model",
-                        "train")},
+           # the backtest fits a scaler, windows and an RNN per origin
+           "train": (*STAGE_PARAMS["train"], "data", "vocab"),
+           "evaluate": (*STAGE_PARAMS["evaluate"], "data", "vocab")},
 )

@@ -1,7 +1,7 @@
 """Settings study (dev and backtest only): train the configured model once per seed, in-process,
-with the one training loop and params.yaml's trainer section, and score the dev block and the
-rolling-origin backtest (and the test block only when asked, to report a chosen setting's
-spread, never to choose).
+as the train stage does (fit.py: `train.stop_on`, the backtest fits) with params.yaml's trainer
+section, and score the dev block and the rolling-origin backtest (and the test block only
+when asked, to report a chosen setting's spread, never to choose).
 
     python -m rnnlab.tasks.forecast.study --seeds 1 2 3 [--set forecast.model.hidden_size=32]
 """
@@ -20,11 +20,12 @@ from rnnlab.config import Config
 def study(config: Config, seeds: list[int], with_test: bool = False) -> dict[str, Any]:
     import pytorch_lightning as pl
 
-    from rnnlab.nn.loop import set_threads, train
+    from rnnlab.nn.loop import set_threads
     from rnnlab.tasks.forecast.data import prepare, resolved
     from rnnlab.tasks.forecast.evaluate import evaluate
+    from rnnlab.tasks.forecast.fit import fit
     from rnnlab.tasks.forecast.model import build_net, net_config, objective
-    from rnnlab.tasks.forecast.windows import build_vocabs, encode, loaders
+    from rnnlab.tasks.forecast.windows import build_vocabs, encode
 
     cfg = config.task("forecast")
     set_threads(config.trainer.threads)
@@ -37,13 +38,15 @@ def study(config: Config, seeds: list[int], with_test: bool = False) -> dict[str
         pl.seed_everything(seed, workers=True, verbose=False)
         net = build_net(net_config(cfg, vocabs))
         goal = objective(cfg, net, vocabs)
-        train_batches, dev_batches = loaders(cfg, encoded, seed)
-        module = train(net, goal, train_batches, dev_batches, cfg.train, config.trainer,
-                       progress=False)
-        metrics = evaluate(cfg, net, frames, encoded, vocabs, seed).metrics
-        keep = [k for k in metrics if k.startswith(("dev/", "backtest/")) or "/backtest/" in k
+        fitted = fit(cfg, net, goal, frames, vocabs, encoded, seed, config.trainer,
+                     progress=False)  # train's procedure: train.stop_on, the backtest fits
+        metrics = evaluate(cfg, net, frames, encoded, vocabs, seed, fit=fitted.record).metrics
+        # with stop_on: backtest the RNN trained on dev: its dev scores are in-sample
+        dev = ("dev/",) if cfg.train.stop_on == "dev" else ()
+        keep = [k for k in metrics if k.startswith((*dev, "backtest/")) or "/backtest/" in k
                 or (with_test and (k.startswith("test/") or "/test/" in k))]
-        row = {"seed": seed, "epochs": len(module.history), **{k: metrics[k] for k in keep}}
+        row = {"seed": seed, "epochs": len(fitted.module.history),
+               **{k: metrics[k] for k in keep}}
         rows.append(row)
         shown = [k for k in row if k.endswith(("mase", "smape", "coverage"))]
         print(f"seed {seed}: " + ", ".join(f"{k}={row[k]:.4f}" for k in shown), flush=True)

@@ -142,24 +142,29 @@ def origin(history: pd.DataFrame, scaler: Scaler, actual: np.ndarray | None = No
     return out
 
 
+def windows(history: pd.DataFrame, s: Scaler) -> dict[str, torch.Tensor]:
+    """Every window inside `history` (date, value): x [N, L], cal [N, L], target [N, H]
+    (scaled, differenced)."""
+    y, cal = history["value"].to_numpy(), calendar_ids(history["date"], s.period)
+    z = s.transform(y)
+    L, H, k = s.input_len, s.horizon, s.difference
+    starts = range(k + L, len(z) - H + 1, max(s.stride, 1))
+    return {
+        "x": torch.tensor(np.stack([z[o - L:o] for o in starts]) if len(starts) else
+                          np.zeros((0, L)), dtype=torch.float32),
+        "cal": torch.tensor(np.stack([cal[o - L:o] for o in starts]) if len(starts) else
+                            np.zeros((0, L)), dtype=torch.long),
+        "target": torch.tensor(np.stack([z[o:o + H] for o in starts]) if len(starts) else
+                               np.zeros((0, H)), dtype=torch.float32)}
+
+
 def encode(frames: dict[str, pd.DataFrame],
                   vocabs: dict[str, Scaler]) -> dict[str, dict[str, torch.Tensor]]:
     """train: every window inside the training part, x [N, L], cal [N, L], target [N, H]
     (scaled, differenced); dev / test: one origin each (the history before the block), with
     the block's actual levels [1, H_block] and the MASE scale of that history."""
     s = vocabs["scaler"]
-    train = series(frames, "train")
-    y, cal = train["value"].to_numpy(), calendar_ids(train["date"], s.period)
-    z = s.transform(y)
-    L, H, k = s.input_len, s.horizon, s.difference
-    starts = range(k + L, len(z) - H + 1, max(s.stride, 1))
-    out = {"train": {
-        "x": torch.tensor(np.stack([z[o - L:o] for o in starts]) if len(starts) else
-                          np.zeros((0, L)), dtype=torch.float32),
-        "cal": torch.tensor(np.stack([cal[o - L:o] for o in starts]) if len(starts) else
-                            np.zeros((0, L)), dtype=torch.long),
-        "target": torch.tensor(np.stack([z[o:o + H] for o in starts]) if len(starts) else
-                               np.zeros((0, H)), dtype=torch.float32)}}
+    out = {"train": windows(series(frames, "train"), s)}
     for split, before in (("dev", "train"), ("test", "dev")):
         history = series(frames, before)
         block = series(frames, split)
@@ -172,6 +177,14 @@ def loaders(cfg: ForecastConfig, encoded: dict[str, dict[str, torch.Tensor]],
             seed: int) -> tuple[DataLoader, DataLoader]:
     """Seeded batches of fixed-length windows (no padding, so no length bucketing); dev is
     one batch of its one origin."""
-    return (loader(encoded["train"], cfg.train.batch_size, shuffle=True, seed=seed,
-                   collate_fn=default_collate),
-            loader(encoded["dev"], 256, collate_fn=default_collate))
+    return train_loader(cfg, encoded["train"], seed), block_loader(encoded["dev"])
+
+
+def train_loader(cfg: ForecastConfig, windows: dict[str, torch.Tensor], seed: int) -> DataLoader:
+    return loader(windows, cfg.train.batch_size, shuffle=True, seed=seed,
+                  collate_fn=default_collate)
+
+
+def block_loader(origin: dict[str, torch.Tensor]) -> DataLoader:
+    """One batch: a block's one origin (scored every epoch)."""
+    return loader(origin, 256, collate_fn=default_collate)
