@@ -8,13 +8,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,9 +18,10 @@ import pytest
 import yaml
 
 from helpers import REPO, clean_env, make_repo, ran, sh
+from rnnlab import teamstore
+from rnnlab.teamstore import PG
 
 pytestmark = pytest.mark.slow
-PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 
 
 @pytest.fixture
@@ -33,73 +30,19 @@ def database() -> Iterator[str]:
     psycopg2 = pytest.importorskip("psycopg2", reason="psycopg2 is missing: pip install "
                                    "'rnnlab[team]' (psycopg2-binary) for the team-store tests")
     try:
-        admin = psycopg2.connect(dbname="postgres", connect_timeout=3, **PG)
+        teamstore.admin_connection().close()
     except psycopg2.OperationalError as err:
         pytest.skip(f"no PostgreSQL answers on {PG['host']}:{PG['port']} as {PG['user']}: "
                     f"{str(err).strip()}")
-    admin.autocommit = True
-    name = f"rnnlab_test_{uuid.uuid4().hex[:12]}"
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    try:
+    with teamstore.fresh_database("rnnlab_test") as name:
         yield name
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait(url: str, proc: subprocess.Popen, log: Path, wait_s: float = 240.0) -> None:
-    deadline = time.monotonic() + wait_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited with {proc.returncode}:\n"
-                                 f"{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise AssertionError(f"no answer from {url} in {wait_s:.0f} s:\n{log.read_text()[-3000:]}")
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(proc.pid, sig)
-            proc.wait(timeout=20)
-            return
-        except ProcessLookupError:
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 @pytest.fixture
 def mlflow_server(database: str, tmp_path: Path) -> Iterator[str]:
     """`mlflow server` on the fresh database, artifacts proxied into tmp_path; its URL."""
-    port, log = _free_port(), tmp_path / "mlflow-server.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    cmd = [str(Path(sys.executable).parent / "mlflow"), "server", "--backend-store-uri",
-           f"postgresql+psycopg2://{PG['user']}@{PG['host']}:{PG['port']}/{database}",
-           "--artifacts-destination", str(tmp_path / "artifacts"), "--host", "127.0.0.1",
-           "--port", str(port), "--workers", "1"]
-    with log.open("w") as out:
-        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait(f"{url}/health", proc, log)
+    with teamstore.mlflow_server(database, tmp_path) as url:
         yield url
-    finally:
-        _stop(proc)
 
 
 def test_two_pipelines_at_once_on_the_postgresql_server(mlflow_server: str, tmp_path: Path):
@@ -165,7 +108,7 @@ def test_prefect_server_keeps_its_state_in_postgresql(database: str, tmp_path: P
     from schedule import start_server, stop_server
 
     os.environ.setdefault("PREFECT_HOME", str(tmp_path / "prefect"))
-    port = _free_port()
+    port = teamstore.free_port()
     server = start_server(port, wait_s=240,
                           database=f"postgresql+asyncpg://{PG['user']}@{PG['host']}:"
                                    f"{PG['port']}/{database}")
