@@ -90,6 +90,28 @@ def test_experiment_is_tagged_for_the_model_training_view(store):
     assert tracking.setup(MlflowConfig(), "entity") == experiment_id  # got, not created again
 
 
+def test_evaluate_finds_the_training_of_its_own_workspace(store, tmp_path, monkeypatch):
+    # two pipelines, same params and seed: identical weights, one SHA-256; each evaluate
+    # resumes its own workspace's training, not merely the newest run with those weights
+    import mlflow
+
+    runs = {}
+    for name in ("clone0", "clone1", "elsewhere"):
+        (tmp_path / name).mkdir()
+        monkeypatch.chdir(tmp_path / name)
+        with mlflow.start_run(tags=tracking.run_tags("entity", "train")) as run:
+            mlflow.set_tag(tracking.WEIGHTS_TAG, "same-digest" if name != "elsewhere"
+                           else "other-digest")
+        runs[name] = run.info.run_id
+    for name in ("clone0", "clone1"):
+        monkeypatch.chdir(tmp_path / name)
+        assert tracking.training_run("entity", "same-digest") == runs[name]
+    monkeypatch.chdir(tmp_path / "elsewhere")  # none of these weights here: the newest (of
+    # two started in the same millisecond, perhaps: either)
+    assert tracking.training_run("entity", "same-digest") in (runs["clone0"], runs["clone1"])
+    assert tracking.training_run("entity", "no-such-digest") is None
+
+
 def test_same_data_a_better_version_replaces_the_champion(store):
     client, _, source = store
     first = _register(source, 0.50)

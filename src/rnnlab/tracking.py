@@ -44,6 +44,9 @@ METRIC_TAG, MODE_TAG, VALUE_TAG = ("rnnlab.primary_metric", "rnnlab.primary_mode
                                    "rnnlab.primary_value")
 # on each run: the process that has it open, so a rerun can tell a killed stage's run
 HOST_TAG, PID_TAG = "rnnlab.host", "rnnlab.pid"
+# on each run: the workspace its stage ran in (`workspace()`), so that evaluate finds the
+# training of its own workspace when another one trained identical weights
+WORKSPACE_TAG = "rnnlab.workspace"
 # the MLflow 3 UI's experiment type (read by its JavaScript, mlflow/server/js): model training
 KIND_TAG, KIND = "mlflow.experimentKind", "custom_model_development"
 
@@ -167,10 +170,17 @@ def git_commit() -> str:
         return "unknown"
 
 
+def workspace() -> str:
+    """Where this stage runs: host and current directory, e.g. one clone, or one of DVC's
+    temporary experiment workspaces (`.dvc/tmp/exps/...`; unlike `project_root`, which
+    maps those to the project around them)."""
+    return f"{socket.gethostname()}:{Path.cwd().resolve()}"
+
+
 def run_tags(task: str, stage: str) -> dict[str, str]:
     tags = {"rnnlab.task": task, "dvc.stage": stage_name(task, stage),
             "mlflow.source.git.commit": git_commit(), HOST_TAG: socket.gethostname(),
-            PID_TAG: str(os.getpid())}
+            PID_TAG: str(os.getpid()), WORKSPACE_TAG: workspace()}
     flow_run = os.environ.get("PREFECT__FLOW_RUN_ID")
     if flow_run:
         tags["prefect.flow_run_id"] = flow_run
@@ -193,15 +203,24 @@ def flat_params(prefix: str, value: Any) -> dict[str, Any]:
 
 
 def training_run(task: str, digest: str) -> str | None:
-    """The latest training run whose weights have this SHA-256 (None, e.g. after `dvc pull`
-    into a fresh store: evaluate then opens a run of its own)."""
+    """The latest training run whose weights have this SHA-256, preferring one trained in
+    this workspace (`workspace()`): two pipelines with the same params and seed train
+    identical weights, and each evaluate must find its own training. Else the latest run
+    with these weights from anywhere (runs from before the workspace tag, a moved
+    checkout); None, e.g. after `dvc pull` into a fresh store: evaluate then opens a run
+    of its own."""
     experiment = mlflow.get_experiment_by_name(experiment_name(task))
     if experiment is None:
         return None
-    runs = MlflowClient().search_runs(
-        [experiment.experiment_id], f"tags.`{WEIGHTS_TAG}` = '{digest}'",
-        order_by=["attributes.start_time DESC"], max_results=1)
-    return runs[0].info.run_id if runs else None
+    here, query = workspace(), f"tags.`{WEIGHTS_TAG}` = '{digest}'"
+    mine = [f"{query} and tags.`{WORKSPACE_TAG}` = '{here}'"] if "'" not in here else []
+    for where in (*mine, query):
+        runs = MlflowClient().search_runs([experiment.experiment_id], where,
+                                          order_by=["attributes.start_time DESC"],
+                                          max_results=1)
+        if runs:
+            return runs[0].info.run_id
+    return None
 
 
 def is_better(value: float, champion: float | None, mode: str) -> bool:
