@@ -52,7 +52,12 @@ def _has_avx2() -> bool:
 
 PROBE = ("import os, torch, rnnlab; print(torch.backends.cpu.get_cpu_capability(), "
          "os.environ.get('MKL_CBWR'), os.environ.get('ONEDNN_MAX_CPU_ISA'))")
-ISA_KEYS = ("ATEN_CPU_CAPABILITY", "MKL_CBWR", "ONEDNN_MAX_CPU_ISA")
+ISA_KEYS = ("ATEN_CPU_CAPABILITY", "MKL_CBWR", "ONEDNN_MAX_CPU_ISA", "OPENBLAS_CORETYPE",
+            "NPY_DISABLE_CPU_FEATURES")
+NPY_PROBE = ("import rnnlab, numpy; from numpy._core._multiarray_umath import __cpu_features__"
+             " as f; print(*[k for k in ('X86_V3', 'X86_V4', 'AVX512_ICL') if f.get(k)])")
+BLAS_PROBE = ("import rnnlab, numpy, scipy.linalg, threadpoolctl; print(*sorted({i['architecture']"
+              " for i in threadpoolctl.threadpool_info() if i['internal_api'] == 'openblas'}))")
 
 
 @pytest.mark.skipif(not _has_avx2(), reason="the instruction-set pin is for x86-64 with AVX2")
@@ -71,3 +76,33 @@ def test_kernels_are_pinned_to_avx2_unless_the_user_chose_a_path():
                           env={**env, "ATEN_CPU_CAPABILITY": "default"},
                           capture_output=True, text=True, check=True).stdout.split()
     assert mine[0] == "DEFAULT"  # the user's choice is kept
+
+
+@pytest.mark.skipif(not _has_avx2(), reason="the instruction-set pin is for x86-64 with AVX2")
+def test_openblas_kernels_are_pinned_to_haswell_unless_the_user_chose_one():
+    """The ETS and SARIMA baselines (statsmodels on numpy's and scipy's OpenBLAS) differed in
+    the 6th digit between an AVX-512 and an AVX2 machine; rnnlab pins both OpenBLAS copies."""
+    env = {k: v for k, v in os.environ.items() if k not in ISA_KEYS}
+    env["PYTHONPATH"] = str(REPO / "src")
+    out = subprocess.run([sys.executable, "-c", BLAS_PROBE], env=env, capture_output=True,
+                         text=True, check=True).stdout.split()
+    assert out == ["Haswell"]
+    mine = subprocess.run([sys.executable, "-c", BLAS_PROBE],
+                          env={**env, "OPENBLAS_CORETYPE": "Sandybridge"},
+                          capture_output=True, text=True, check=True).stdout.split()
+    assert mine == ["Sandybridge"]  # the variable is read, and the user's choice is kept
+
+
+@pytest.mark.skipif(not _has_avx2(), reason="the instruction-set pin is for x86-64 with AVX2")
+def test_numpy_dispatch_stops_at_avx2_unless_the_user_chose_otherwise():
+    """numpy's ufuncs have AVX-512 paths too; rnnlab disables them, and a user's own
+    NPY_DISABLE_CPU_FEATURES (here disabling AVX2's X86_V3 too) is read and kept."""
+    env = {k: v for k, v in os.environ.items() if k not in ISA_KEYS}
+    env["PYTHONPATH"] = str(REPO / "src")
+    out = subprocess.run([sys.executable, "-c", NPY_PROBE], env=env, capture_output=True,
+                         text=True, check=True).stdout.split()
+    assert "X86_V4" not in out and "AVX512_ICL" not in out
+    mine = subprocess.run([sys.executable, "-c", NPY_PROBE],
+                          env={**env, "NPY_DISABLE_CPU_FEATURES": "X86_V3 X86_V4"},
+                          capture_output=True, text=True, check=True).stdout.split()
+    assert mine == []

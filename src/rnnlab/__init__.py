@@ -21,7 +21,13 @@ def _pin_cpu_isa() -> None:
     machine than on an AVX2-only one. Each variable is left alone when already set (e.g.
     ATEN_CPU_CAPABILITY=avx512 for speed, at the price of other numbers than the committed
     ones). Read by torch, MKL (conditional numerical reproducibility) and oneDNN at their first
-    use, so it must run before torch computes anything: this package's import does it."""
+    use, so it must run before torch computes anything: this package's import does it.
+    OpenBLAS (numpy's and scipy's, under statsmodels' ETS and SARIMA) picks its kernels by CPU
+    too: the baselines' metrics differed in the 6th digit between the two machines. It reads
+    OPENBLAS_CORETYPE when numpy or scipy loads it, and numpy's own ufuncs dispatch to AVX-512
+    unless NPY_DISABLE_CPU_FEATURES names numpy 2.4's AVX-512 targets; both take effect only if
+    rnnlab is imported before numpy (the CLI, dvc.yaml's commands and the flow do; `import
+    torch` loads numpy)."""
     import platform
 
     if platform.machine().lower() not in ("x86_64", "amd64"):
@@ -34,7 +40,8 @@ def _pin_cpu_isa() -> None:
     if "avx2" not in flags:
         return
     for key, value in {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2",
-                       "ONEDNN_MAX_CPU_ISA": "AVX2"}.items():
+                       "ONEDNN_MAX_CPU_ISA": "AVX2", "OPENBLAS_CORETYPE": "Haswell",
+                       "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR"}.items():
         os.environ.setdefault(key, value)
 
 
