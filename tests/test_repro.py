@@ -101,8 +101,10 @@ def test_numpy_dispatch_stops_at_avx2_unless_the_user_chose_otherwise():
     env["PYTHONPATH"] = str(REPO / "src")
     out = subprocess.run([sys.executable, "-c", NPY_PROBE], env=env, capture_output=True,
                          text=True, check=True).stdout.split()
-    assert "X86_V4" not in out and "AVX512_ICL" not in out
+    assert "X86_V3" in out and "X86_V4" not in out and "AVX512_ICL" not in out
     mine = subprocess.run([sys.executable, "-c", NPY_PROBE],
                           env={**env, "NPY_DISABLE_CPU_FEATURES": "X86_V3 X86_V4"},
                           capture_output=True, text=True, check=True).stdout.split()
-    assert mine == []
+    # the user's choice is the one read (rnnlab's own value keeps X86_V3); the targets it
+    # does not name, such as AVX512_ICL on an AVX-512 CPU, stay as numpy finds them
+    assert "X86_V3" not in mine and "X86_V4" not in mine
