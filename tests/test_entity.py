@@ -58,8 +58,9 @@ def test_params_yaml_section_equals_the_defaults_and_tiny_builds():
     assert cfg.data.files.dev == "devel.tsv" and cfg.data.tags == ("O", "B-Species", "I-Species")
     tiny = build(TINY)
     assert tiny.data.builtin.n_train == 160 and tiny.baselines.dense.max_epochs == 1
-    assert not hasattr(cfg, "decode")  # no inference-only knobs
-    assert SPEC.predict_params(cfg) == {}
+    assert cfg.decode.consistency_window == 0  # label consistency is off by default
+    assert SPEC.predict_params(cfg) == {"dictionary": False, "consistency_window": 0,
+                                        "consistency_share": 0.34, "abbreviations": True}
 
 
 @pytest.mark.parametrize(("override", "message"), [
@@ -77,7 +78,8 @@ def test_params_fail_with_the_key_name(override, message):
 def test_evaluate_declares_what_the_dense_baseline_reads():
     keys = SPEC.stage_params("evaluate", CONFIG)
     assert {"entity.model", "entity.train", "entity.encoding", "trainer", "seed"} <= set(keys)
-    assert "entity.decode" not in keys  # no such section
+    assert "entity.decode" in keys  # after the tagger: evaluate reads it
+    assert "entity.decode" not in SPEC.stage_params("train", CONFIG)  # train does not
 
 
 # ---------------------------------------------------------------- data
@@ -392,7 +394,8 @@ def test_dictionary_feature_is_an_extra_input_per_step():
     train = pd.DataFrame({"tokens": [["Panthera", "leo", "roars"]],
                           "tags": [["B-Species", "I-Species", "O"]]})
     vocabs = SPEC.build_vocabs(train, VocabConfig())
-    assert vocabs["entities"].itos[2:] == ["Panthera leo"]
+    assert vocabs["entities"].itos[2:] == ["Panthera leo\tSpecies"]  # its type kept
+    assert Gazetteer.from_vocab(vocabs["entities"]).names == {("Panthera", "leo"): "Species"}
     enc = SPEC.encode({"test": pd.DataFrame({"tokens": [["a", "Panthera", "leo"]],
                                              "tags": [["O", "B-Species", "I-Species"]]})},
                       vocabs)["test"]
@@ -490,6 +493,33 @@ def test_predict_tags_raw_sentences(tiny):
     assert all(e["text"] in inputs[0] for e in out[0]["entities"])
     assert out[1] == {"tokens": [], "offsets": [], "tags": [], "labels": [], "entities": []}
     assert serve.model_input("one sentence") == ["one sentence"]
+
+
+def test_a_request_is_one_neighbourhood_for_label_consistency(tiny, monkeypatch):
+    """The texts of one request, in order, are the sentences label consistency looks across:
+    a name the tagger found in the first is found in the second (and abbreviated)."""
+    _, _, vocabs, _, module = tiny
+    tags = vocabs["tags"].itos[2:]
+    first = [tags.index(t) for t in ("B-Species", "I-Species", "O")]
+    # the tagger finds the name in the first text only
+    monkeypatch.setattr(serve, "predict_tags", lambda net, enc: [first, [0] * 6])
+    inputs = ["Lutzomyia whitmani bites", "later L. whitmani and Lutzomyia whitmani"]
+    out = SPEC.predict(module.net, vocabs, inputs, {"consistency_window": 1})
+    assert [e["text"] for e in out[1]["entities"]] == ["L. whitmani", "Lutzomyia whitmani"]
+    # "L." is one token or two, as the training corpus tokenised it; "later" and "and" stay O
+    assert out[1]["labels"] == [int(w not in ("later", "and")) for w in out[1]["tokens"]]
+    off = SPEC.predict(module.net, vocabs, inputs, {"consistency_window": 0})
+    assert off[1]["entities"] == [] and off[0]["entities"][0]["text"] == "Lutzomyia whitmani"
+    # the training dictionary (decode.dictionary): a training name the tagger left O
+    known = vocabs["entities"].itos[2].split("\t")[0]
+    monkeypatch.setattr(serve, "predict_tags", lambda net, enc: [[0] * len(known.split())])
+    assert SPEC.predict(module.net, vocabs, [known], {"dictionary": False})[0]["entities"] == []
+    hit = SPEC.predict(module.net, vocabs, [known], {"dictionary": True})[0]["entities"]
+    assert hit == [{"text": known, "start": 0, "end": len(known), "type": "Species"}]
+    with pytest.raises(serving.BadInput, match="consistency_window must be at least 0"):
+        SPEC.predict(module.net, vocabs, inputs, {"consistency_window": -1})
+    with pytest.raises(serving.BadInput, match="consistency_share must be"):
+        SPEC.predict(module.net, vocabs, inputs, {"consistency_share": 1.5})
 
 
 def test_serving_refuses_bad_requests():

@@ -94,7 +94,10 @@ class Gazetteer:
 
     @classmethod
     def from_vocab(cls, vocab: Vocabulary) -> Gazetteer:
-        return cls({tuple(name.split(" ")): "ENT" for name in vocab.itos[2:]})
+        """From the `entities` vocabulary: "<words joined by spaces>\t<type>" per name (a
+        model saved before the types were kept has no tab: type ENT)."""
+        entries = (entry.split("\t", 1) for entry in vocab.itos[2:])
+        return cls({tuple(e[0].split(" ")): e[1] if len(e) > 1 else "ENT" for e in entries})
 
     def tag(self, tokens: list[str]) -> list[str]:
         out, i = ["O"] * len(tokens), 0
@@ -129,9 +132,9 @@ def tag_names(vocabs: dict[str, Vocabulary]) -> list[str]:
 
 def build_vocabs(train: pd.DataFrame, vocab_cfg: VocabConfig) -> dict[str, Vocabulary]:
     """The word vocabulary, the characters, the tag set, and the dictionary of entity names
-    seen in training (one entry per name, its words joined by spaces) for the gazetteer and
-    the optional dictionary feature."""
-    names = Gazetteer.from_frame(train).names
+    seen in training (one entry per name: its words joined by spaces, a tab, its type) for the
+    dictionary feature and the served dictionary (decode.dictionary)."""
+    names = Gazetteer.from_frame(train).names  # name -> its most frequent type
     return {"tokens": Vocabulary.build(
         (list(t) for t in train["tokens"]), vocab_cfg.max_size, vocab_cfg.min_freq,
         vocab_cfg.lowercase, vocab_cfg.unk_signatures, name="entity tokens"),
@@ -139,8 +142,8 @@ def build_vocabs(train: pd.DataFrame, vocab_cfg: VocabConfig) -> dict[str, Vocab
                                   max_size=MAX_CHARS, unk_signatures=False,
                                   name="entity chars"),
         "tags": tag_vocab(train),
-        "entities": Vocabulary.build([[" ".join(n) for n in names]], max_size=len(names),
-                                     unk_signatures=False)}
+        "entities": Vocabulary.build([[f"{' '.join(n)}\t{kind}" for n, kind in names.items()]],
+                                     max_size=len(names), unk_signatures=False)}
 
 
 def load_vocab(path: Path) -> Vocabulary:

@@ -1,4 +1,5 @@
-"""The RNN against its baselines on the same test split: the gazetteer (every name seen in
+"""The RNN (its tagger's tags, then the decode section's: the training dictionary and label
+consistency) against its baselines on the same test split: the gazetteer (every name seen in
 training, one entity per match) and the lecture's dense network (trained with the train and
 trainer sections, kept cheap: capped sentences, positions and epochs)."""
 
@@ -11,8 +12,9 @@ from torch import nn
 
 from rnnlab.nn import loop
 from rnnlab.tasks import Evaluation
+from rnnlab.tasks.entity.consistency import finish
 from rnnlab.tasks.entity.data import Gazetteer
-from rnnlab.tasks.entity.metrics import score
+from rnnlab.tasks.entity.metrics import entity_scores, gold_tags, score
 from rnnlab.tasks.entity.model import DenseTagger, TaggerObjective, loaders, predict_tags
 from rnnlab.tasks.entity.params import EntityConfig
 from rnnlab.vocab import Vocabulary
@@ -58,12 +60,20 @@ def evaluate(cfg: EntityConfig, net: nn.Module, frames: dict[str, pd.DataFrame],
     metrics: dict[str, float] = {}
     tags = vocabs["tags"].itos[2:]
     preds: dict[str, list[list[str]]] = {}
+    d = cfg.decode
+    gazetteer = Gazetteer.from_frame(frames["train"])
     for split in ("dev", "test"):
-        preds[split] = [[tags[i] for i in p] for p in predict_tags(net, encoded[split])]
+        tagged = [[tags[i] for i in p] for p in predict_tags(net, encoded[split])]
+        # the tagger's own scores (training's dev/entity_f1 at its best epoch), then those of
+        # the final tags, after the decode section (the same when it is off)
+        metrics.update({f"tagger/{split}/{k}": v
+                        for k, v in entity_scores(tagged, gold_tags(frames[split])).items()})
+        preds[split] = finish(list(frames[split]["tokens"]), tagged,
+                              gazetteer if d.dictionary else None, d.consistency_window,
+                              d.consistency_share, d.abbreviations)
         metrics.update({f"{split}/{k}": v for k, v in score(preds[split], frames[split]).items()})
     metrics["model/params"] = loop.count_parameters(net)
 
-    gazetteer = Gazetteer.from_frame(frames["train"])
     gaz = [gazetteer.tag(list(t)) for t in frames["test"]["tokens"]]
     metrics.update({f"gazetteer/test/{k}": v for k, v in score(gaz, frames["test"]).items()})
 

@@ -4,8 +4,6 @@ the same spans (the corpus' own IOB2 tags)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
@@ -44,11 +42,15 @@ def dev_metric(pred: list[list[str]], gold: list[list[str]]) -> dict[str, float]
     return {"entity_f1": entity_scores(pred, gold)["entity_f1"]}
 
 
+def gold_tags(frame: pd.DataFrame) -> list[list[str]]:
+    return [[str(t) for t in tags] for tags in frame["tags"]]
+
+
 def score(pred: list[list[str]], frame: pd.DataFrame, per_type: bool = True
           ) -> dict[str, float]:
     """Entity scores of predicted tags against the corpus' gold tags, and the token F1 of
     the 1/0 views."""
-    gold: list[Any] = [[str(t) for t in tags] for tags in frame["tags"]]
+    gold = gold_tags(frame)
     out = entity_scores(pred, gold, per_type)
     out["token_f1"] = token_f1([binary(p) for p in pred], [binary(t) for t in gold])
     return out

@@ -88,8 +88,22 @@ class BaselinesConfig:
 
 
 @dataclass(frozen=True)
+class DecodeConfig:
+    """After the tagger (evaluate and serving; train does not read it; a request may override
+    each): the training dictionary, then label consistency across neighbouring sentences
+    (rnnlab.tasks.entity.consistency)."""
+
+    dictionary: bool = False  # also tag every training name the tagger left O
+    # a name tagged in one of the `consistency_window` sentences before or after (0: off) is
+    # tagged where it recurs; a served request's texts are its neighbourhood
+    consistency_window: int = 0
+    # ... if the tagger tagged at least this share of its occurrences there (a vote)
+    consistency_share: float = 0.34
+    abbreviations: bool = True  # a tagged "Lutzomyia whitmani" also finds "L . whitmani"
+
+
+@dataclass(frozen=True)
 class EntityConfig(TaskConfig):
-    """Entity has no inference-only knobs, hence no decode section."""
 
     data: DataConfig = field(default_factory=DataConfig)
     validation: ValidationConfig = field(default_factory=ValidationConfig)
@@ -97,6 +111,7 @@ class EntityConfig(TaskConfig):
     model: EntityModelConfig = field(default_factory=EntityModelConfig)
     train: EntityTrainConfig = field(default_factory=EntityTrainConfig)
     baselines: BaselinesConfig = field(default_factory=BaselinesConfig)
+    decode: DecodeConfig = field(default_factory=DecodeConfig)
 
 
 CONFIG = EntityConfig
