@@ -166,7 +166,13 @@ def _texts() -> list[tuple[str, dict, str]]:
 
 def bad_requests(task: str, example: dict) -> list[tuple[str, dict, str]]:
     """(case, request body, the cause the answer must name) for one task."""
-    if task in ("entity", "review"):
+    if task == "entity":
+        return [*_texts(),
+                ("negative", {"inputs": ["a leo"], "params": {"consistency_window": -1}},
+                 "consistency_window must be at least 0, got -1"),
+                ("over the range", {"inputs": ["a leo"], "params": {"consistency_share": 2.0}},
+                 "consistency_share must be >= 0 and <= 1, got 2.0")]
+    if task == "review":
         return _texts()
     if task == "translate":
         return [*_texts(), ("over the cap", {"inputs": ["ciao"], "params": {"beam_size": 1000}},
