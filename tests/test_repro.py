@@ -60,21 +60,23 @@ BLAS_PROBE = ("import rnnlab, numpy, scipy.linalg, threadpoolctl; print(*sorted(
               " for i in threadpoolctl.threadpool_info() if i['internal_api'] == 'openblas'}))")
 
 
+def _probe(code: str, **chosen: str) -> list[str]:
+    """What `code` prints in a fresh interpreter where none of the pinned variables is set but
+    the user's own `chosen` ones."""
+    env = {k: v for k, v in os.environ.items() if k not in ISA_KEYS}
+    env.update(PYTHONPATH=str(REPO / "src"), **chosen)
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, check=True).stdout.split()
+
+
 @pytest.mark.skipif(not _has_avx2(), reason="the instruction-set pin is for x86-64 with AVX2")
 def test_kernels_are_pinned_to_avx2_unless_the_user_chose_a_path():
     """Another CPU (AVX-512 against AVX2) trained other weights from the same commit; importing
     rnnlab pins torch, MKL and oneDNN to AVX2, even when torch was imported first."""
-    env = {k: v for k, v in os.environ.items() if k not in ISA_KEYS}
-    env["PYTHONPATH"] = str(REPO / "src")
-    out = subprocess.run([sys.executable, "-c", PROBE.replace("torch, rnnlab", "rnnlab, torch")],
-                         env=env, capture_output=True, text=True, check=True).stdout.split()
+    out = _probe(PROBE.replace("torch, rnnlab", "rnnlab, torch"))
     assert out == ["AVX2", "AVX2", "AVX2"]
-    late = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True,
-                          text=True, check=True).stdout.split()
-    assert late == out  # read at the first computation, not at torch's import
-    mine = subprocess.run([sys.executable, "-c", PROBE],
-                          env={**env, "ATEN_CPU_CAPABILITY": "default"},
-                          capture_output=True, text=True, check=True).stdout.split()
+    assert _probe(PROBE) == out  # read at the first computation, not at torch's import
+    mine = _probe(PROBE, ATEN_CPU_CAPABILITY="default")
     assert mine[0] == "DEFAULT"  # the user's choice is kept
 
 
@@ -82,14 +84,8 @@ def test_kernels_are_pinned_to_avx2_unless_the_user_chose_a_path():
 def test_openblas_kernels_are_pinned_to_haswell_unless_the_user_chose_one():
     """The ETS and SARIMA baselines (statsmodels on numpy's and scipy's OpenBLAS) differed in
     the 6th digit between an AVX-512 and an AVX2 machine; rnnlab pins both OpenBLAS copies."""
-    env = {k: v for k, v in os.environ.items() if k not in ISA_KEYS}
-    env["PYTHONPATH"] = str(REPO / "src")
-    out = subprocess.run([sys.executable, "-c", BLAS_PROBE], env=env, capture_output=True,
-                         text=True, check=True).stdout.split()
-    assert out == ["Haswell"]
-    mine = subprocess.run([sys.executable, "-c", BLAS_PROBE],
-                          env={**env, "OPENBLAS_CORETYPE": "Sandybridge"},
-                          capture_output=True, text=True, check=True).stdout.split()
+    assert _probe(BLAS_PROBE) == ["Haswell"]
+    mine = _probe(BLAS_PROBE, OPENBLAS_CORETYPE="Sandybridge")
     assert mine == ["Sandybridge"]  # the variable is read, and the user's choice is kept
 
 
@@ -97,14 +93,9 @@ def test_openblas_kernels_are_pinned_to_haswell_unless_the_user_chose_one():
 def test_numpy_dispatch_stops_at_avx2_unless_the_user_chose_otherwise():
     """numpy's ufuncs have AVX-512 paths too; rnnlab disables them, and a user's own
     NPY_DISABLE_CPU_FEATURES (here disabling AVX2's X86_V3 too) is read and kept."""
-    env = {k: v for k, v in os.environ.items() if k not in ISA_KEYS}
-    env["PYTHONPATH"] = str(REPO / "src")
-    out = subprocess.run([sys.executable, "-c", NPY_PROBE], env=env, capture_output=True,
-                         text=True, check=True).stdout.split()
+    out = _probe(NPY_PROBE)
     assert "X86_V3" in out and "X86_V4" not in out and "AVX512_ICL" not in out
-    mine = subprocess.run([sys.executable, "-c", NPY_PROBE],
-                          env={**env, "NPY_DISABLE_CPU_FEATURES": "X86_V3 X86_V4"},
-                          capture_output=True, text=True, check=True).stdout.split()
+    mine = _probe(NPY_PROBE, NPY_DISABLE_CPU_FEATURES="X86_V3 X86_V4")
     # the user's choice is the one read (rnnlab's own value keeps X86_V3); the targets it
     # does not name, such as AVX512_ICL on an AVX-512 CPU, stay as numpy finds them
     assert "X86_V3" not in mine and "X86_V4" not in mine
