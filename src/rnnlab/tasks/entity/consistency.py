@@ -67,7 +67,6 @@ def propagate(tokens: list[list[str]], tags: list[list[str]], window: int,
     neighbourhood gave it most often."""
     if window <= 0:
         return [list(t) for t in tags]
-    tokens = [list(map(str, w)) for w in tokens]
     found = [found_names(w, list(t), abbreviate) for w, t in zip(tokens, tags, strict=True)]
     names = {name for f in found for name, _ in f}
     longest = max(map(len, names), default=0)
@@ -98,7 +97,8 @@ def propagate(tokens: list[list[str]], tags: list[list[str]], window: int,
 def finish(tokens: list[list[str]], tags: list[list[str]], names: Gazetteer | None,
            window: int, min_share: float, abbreviate: bool) -> list[list[str]]:
     """The tagger's tags, plus the dictionary's matches where it left O (`names`, None: off),
-    then label consistency over `window` sentences either side (see propagate)."""
+    then label consistency over `window` sentences either side (see propagate). Tokens may be
+    a frame's arrays: they become lists of str once, here."""
     tokens = [list(map(str, w)) for w in tokens]
     if names is not None:
         tags = [merge(list(t), names.tag(w)) for w, t in zip(tokens, tags, strict=True)]
