@@ -84,15 +84,21 @@ def make_repo(root: Path, tasks: tuple[str, ...] = ("entity",)) -> Path:
     return root
 
 
+def client(root: Path):
+    """An MlflowClient on root's own store, in this process (one MLflow import for the whole
+    test run instead of one per question)."""
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{root / 'mlruns/mlflow.db'}"
+    return MlflowClient(uri, registry_uri=uri)
+
+
 def champion(root: Path, task: str = "entity") -> tuple[str, list[str]]:
     """(version of @champion, all registered versions) of rnnlab-<task> in root's MLflow store."""
-    code = ("import mlflow; mlflow.set_tracking_uri('sqlite:///mlruns/mlflow.db'); "
-            "c = mlflow.MlflowClient(); "
-            f"print(c.get_model_version_by_alias('rnnlab-{task}', 'champion').version); "
-            f"vs = c.search_model_versions(\"name='rnnlab-{task}'\"); "
-            "print(' '.join(str(v.version) for v in vs))")
-    out = sh(root, sys.executable, "-c", code).stdout.split("\n")
-    return out[0], sorted(out[1].split())
+    c = client(root)
+    versions = c.search_model_versions(f"name='rnnlab-{task}'")
+    return (str(c.get_model_version_by_alias(f"rnnlab-{task}", "champion").version),
+            sorted(str(v.version) for v in versions))
 
 CONLL_TRAIN = """in\tO
 the\tO

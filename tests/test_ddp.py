@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from helpers import REPO, merge, sh, tiny_params
+from helpers import REPO, client, merge, sh, tiny_params
 
 pytestmark = pytest.mark.slow
 
@@ -27,13 +27,10 @@ SIZE = {"entity": {"data": {"builtin": {"n_train": 640, "n_dev": 80}},
 
 def _latest_run(root) -> tuple[int, int]:
     """(runs in the entity experiment, train/loss_step points of the latest run)."""
-    code = ("import mlflow; mlflow.set_tracking_uri('sqlite:///mlruns/mlflow.db'); "
-            "c = mlflow.MlflowClient(); e = c.get_experiment_by_name('rnnlab-entity'); "
-            "runs = c.search_runs([e.experiment_id], order_by=['attributes.start_time DESC']); "
-            "print(len(runs), len(c.get_metric_history(runs[0].info.run_id, "
-            "'train/loss_step')))")
-    n_runs, steps = sh(root, sys.executable, "-c", code).stdout.split()
-    return int(n_runs), int(steps)
+    c = client(root)
+    runs = c.search_runs([c.get_experiment_by_name("rnnlab-entity").experiment_id],
+                         order_by=["attributes.start_time DESC"])
+    return len(runs), len(c.get_metric_history(runs[0].info.run_id, "train/loss_step"))
 
 
 def _train(root, trainer: dict, batch_size: int) -> pd.DataFrame:

@@ -1,45 +1,35 @@
 """Kill-safe stages: `dvc repro` of one tiny task, killed at fixed points of train and
 evaluate (the stage signals itself: RNNLAB_KILL_AT, rnnlab.tracking.kill_point), then rerun.
 Afterwards: no temporary outputs, no RUNNING run or PENDING model, a registry whose champion
-is its best version, and the same metrics as a forced retrain."""
+is its best version, and the same weights as a forced retrain."""
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-from helpers import make_repo, ran, sh
+from helpers import client, make_repo, ran, sh
 
 pytestmark = pytest.mark.slow
 # entity's chain up to evaluate: the run report (a stage after it, tests/test_pipeline.py)
 # touches neither the weights nor the registry
 TARGET = ("entity-evaluate",)
 
-STATE = """
-import json, mlflow
-uri = 'sqlite:///mlruns/mlflow.db'
-c = mlflow.MlflowClient(uri, uri)
-e = c.get_experiment_by_name('rnnlab-entity')
-runs = c.search_runs([e.experiment_id])
-models = c.search_logged_models([e.experiment_id])
-versions = c.search_model_versions("name='rnnlab-entity'")
-aliases = {a: str(v) for a, v in c.get_registered_model('rnnlab-entity').aliases.items()} \
-    if versions else {}
-print(json.dumps({
-    "runs": sorted(r.info.status for r in runs),
-    "models": sorted(str(m.status) for m in models),
-    "versions": {str(v.version): [v.status, float(v.tags['rnnlab.primary_value'])]
-                 for v in versions},
-    "aliases": aliases,
-}))
-"""
-
-
 def _state(repo: Path) -> dict:
-    return json.loads(sh(repo, sys.executable, "-c", STATE).stdout.strip().splitlines()[-1])
+    c = client(repo)
+    e = c.get_experiment_by_name("rnnlab-entity")
+    versions = c.search_model_versions("name='rnnlab-entity'")
+    aliases = {a: str(v) for a, v in c.get_registered_model("rnnlab-entity").aliases.items()} \
+        if versions else {}
+    return {
+        "runs": sorted(r.info.status for r in c.search_runs([e.experiment_id])),
+        "models": sorted(str(m.status) for m in c.search_logged_models([e.experiment_id])),
+        "versions": {str(v.version): [v.status, float(v.tags["rnnlab.primary_value"])]
+                     for v in versions},
+        "aliases": aliases,
+    }
 
 
 def _killed(repo: Path, point: str, signal: str = "SIGKILL") -> str:
@@ -83,11 +73,9 @@ def test_kills_in_train_and_evaluate_leave_nothing_behind_after_the_rerun(tmp_pa
     metrics = json.loads((repo / "metrics/entity.json").read_text())
     assert state["versions"]["1"][1] == metrics["dev/entity_f1"]
 
-    # a forced retrain from scratch gives the same weights and metrics
+    # a forced retrain from scratch gives the same weights (so evaluate, deterministic, the
+    # same metrics; the registry's tie rule is tests/test_tracking.py's): the kills changed nothing
     weights = (repo / "models/entity/model.pt").read_bytes()
-    sh(repo, "dvc", "repro", "-f", "-s", "entity-train", "entity-evaluate")
+    assert ran(sh(repo, "dvc", "repro", "-f", "-s", "entity-train")) == ["entity-train"]
     assert (repo / "models/entity/model.pt").read_bytes() == weights
-    assert json.loads((repo / "metrics/entity.json").read_text()) == metrics
-    after = _state(repo)
-    assert len(after["versions"]) == 2 and after["aliases"]["champion"] == "1"  # a tie keeps
     assert _leftovers(repo) == []
