@@ -10,13 +10,16 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import inspect
+import os
+import subprocess
+import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import pytest
 import yaml
 
-from helpers import REPO, tiny_params
+from helpers import REPO, frames, tiny_params
 from rnnlab import config, tasks
 from rnnlab.config import TaskConfig
 from rnnlab.tasks import STAGE_PARAMS, TaskSpec
@@ -47,6 +50,8 @@ def test_spec_is_complete_and_callable_as_the_stages_call_it(task):
     for name, arity in ARITY.items():
         fn = getattr(spec, name)
         assert callable(fn), f"{task}: SPEC.{name} is not callable"
+        # a deferred one (rnnlab.tasks.deferred) names a function its module really has
+        assert inspect.isfunction(inspect.unwrap(fn)), f"{task}: SPEC.{name} is {fn!r}"
         inspect.signature(fn).bind(*range(arity))  # TypeError if it takes other arguments
     if spec.fit is not None:  # train calls it with 9 arguments, then evaluate passes fit=
         inspect.signature(spec.fit).bind(*range(9))
@@ -58,6 +63,22 @@ def test_spec_is_complete_and_callable_as_the_stages_call_it(task):
             version(requirement)
         except PackageNotFoundError:
             pytest.fail(f"{task}: requirement {requirement!r} is not installed")
+
+
+def test_specs_and_the_data_stages_load_no_torch(good_rows, tmp_path):
+    """prepare, validate and vocab never need torch: every SPEC defers the modules that import
+    it (a second or so of each such process)."""
+    code = ("import sys; from rnnlab import tasks; from rnnlab.stages import prepare, validate, "
+            "vocab; [tasks.get(t) for t in tasks.available()]; print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env={**os.environ, "PYTHONPATH": str(REPO / "src")})
+    assert out.stdout.split() == ["False"], out.stdout + out.stderr
+    spec = tasks.get("entity")
+    assert repr(spec.build_net) == "<deferred rnnlab.tasks.entity.model.build_net>"
+    cfg = _tiny("entity", tmp_path)
+    vocabs = spec.build_vocabs(frames(good_rows)["train"], cfg.vocab)
+    net = spec.build_net(spec.net_config(cfg, vocabs))  # the call goes through
+    assert sum(p.numel() for p in net.parameters()) > 0
 
 
 @pytest.mark.parametrize("task", TASKS)

@@ -874,3 +874,24 @@ def test_study_cli_scores_dev_only_unless_asked(tmp_path):
     assert [r["seed"] for r in result["per_seed"]] == [1] and result["per_seed"][0]["epochs"] == 1
     assert "dev/mase" in result["mean"] and not any(k.startswith("test/") for k in result["mean"])
     assert result["overrides"] == ["forecast.model.members=2"]
+
+
+def test_study_scores_forecast_combinations_on_the_backtest_and_test(tmp_path):
+    """`--combine ets`: w * rnn + (1 - w) * ets for w = 0.25, 0.5, 0.75; as |y - f| is convex
+    in f, a combination's MASE is at most the same mix of the two models' MASEs."""
+    from rnnlab.tasks.forecast import study
+
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    params = {**raw, "seed": 1, "trainer": {**raw["trainer"], "accelerator": "cpu"},
+              "forecast": merge(raw["forecast"], {**P.TINY, "train": {
+                  **P.TINY["train"], "max_epochs": 1}})}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    out = tmp_path / "study.json"
+    assert study.main(["--params", str(tmp_path / "params.yaml"), "--seeds", "1", "--test",
+                       "--combine", "ets", "--out", str(out)]) == 0
+    row = json.loads(out.read_text())["per_seed"][0]
+    for w in study.WEIGHTS:
+        for block, rnn, ets in (("backtest", "backtest/mase", "ets/backtest/mase"),
+                                ("test", "test/mase", "ets/test/mase")):
+            combo = row[f"combo/ets_{w:g}/{block}/mase"]
+            assert 0 < combo <= w * row[rnn] + (1 - w) * row[ets] + 1e-9, (w, block, row)

@@ -6,7 +6,9 @@ A task is a package `rnnlab/tasks/<name>/` holding everything about it:
                 and TINY: overrides that make it train in seconds (the tests use them).
                 Imports nothing but rnnlab.config, so reading params.yaml imports no torch.
     spec.py     SPEC: a TaskSpec, below, built from the package's other modules
-                (e.g. data.py, checks.py, model.py, evaluate.py, figures.py, serve.py).
+                (e.g. data.py, checks.py, model.py, evaluate.py, figures.py, serve.py);
+                those that import torch `deferred`, so prepare, validate and vocab never
+                load it (about a second of every such process).
 
 The stages, the Prefect flow, serving and `rnnlab dag` (dvc.yaml) use only SPEC; nothing
 outside the package names the task. tests/test_contract.py checks every registered task.
@@ -151,6 +153,40 @@ class TaskSpec:
         keys = self.reads.get(stage, STAGE_PARAMS[stage])
         return [k if k in TOP_LEVEL else f"{self.name}.{k}" for k in keys
                 if k in TOP_LEVEL or k in own]
+
+
+class _Call:
+    """`module.name`, imported at its first call; `__wrapped__` is the real function, so
+    inspect.signature (tests/test_contract.py) sees its parameters."""
+
+    def __init__(self, module: str, name: str) -> None:
+        self.__module__, self.__name__, self.__qualname__ = module, name, name
+
+    @property
+    def __wrapped__(self) -> Callable[..., Any]:
+        return getattr(importlib.import_module(self.__module__), self.__name__)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.__wrapped__(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<deferred {self.__module__}.{self.__name__}>"
+
+
+class _Deferred:
+    """A module imported at the first call of one of its functions (see `deferred`)."""
+
+    def __init__(self, module: str) -> None:
+        self._module = module
+
+    def __getattr__(self, name: str) -> _Call:
+        return _Call(self._module, name)
+
+
+def deferred(package: str, *names: str) -> tuple[Any, ...]:
+    """Stand-ins for `from package import *names` whose functions import their module when
+    first called: `model.build_net` in a SPEC costs nothing until train calls it."""
+    return tuple(_Deferred(f"{package}.{n}") for n in names)
 
 
 def get(name: str) -> TaskSpec:

@@ -6,16 +6,17 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-import torch
 
 from rnnlab.config import VocabConfig
-from rnnlab.nn.encoding import pad
 from rnnlab.tasks import SPLITS
 from rnnlab.tasks.entity.params import EntityConfig
 from rnnlab.vocab import SPECIALS, Vocabulary, oov_rates
+
+if TYPE_CHECKING:  # torch only where encode runs: prepare, validate and vocab never load it
+    import torch
 
 
 def prepare(cfg: EntityConfig, seed: int) -> dict[str, pd.DataFrame]:
@@ -166,6 +167,8 @@ def word_chars(word: str, chars: Vocabulary) -> list[int]:
 
 def encode_chars(sentences: list[list[str]], chars: Vocabulary) -> torch.Tensor:
     """[N, T, MAX_WORD_CHARS] uint8 character ids (0: padding)."""
+    import torch
+
     T = max((len(s) for s in sentences), default=0)
     out = torch.zeros(len(sentences), T, MAX_WORD_CHARS, dtype=torch.uint8)
     for i, sentence in enumerate(sentences):
@@ -183,6 +186,10 @@ def encode_tags(tags: Any, vocab: Vocabulary) -> list[int]:
 def encode_split(frame: pd.DataFrame, vocabs: dict[str, Vocabulary]) -> dict[str, torch.Tensor]:
     """ids, lengths, mask [N, T]; labels (tag id per word); features (1: in a training name);
     chars [N, T, MAX_WORD_CHARS]."""
+    import torch
+
+    from rnnlab.nn.encoding import pad
+
     vocab, names = vocabs["tokens"], Gazetteer.from_vocab(vocabs["entities"])
     sentences = [list(t) for t in frame["tokens"]]
     out = pad([vocab.encode(t) for t in sentences])

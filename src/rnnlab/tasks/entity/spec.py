@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from rnnlab.tasks import STAGE_PARAMS, TaskSpec
-from rnnlab.tasks.entity import checks, data, evaluate, model, serve
+from rnnlab.tasks import STAGE_PARAMS, TaskSpec, deferred
+from rnnlab.tasks.entity import checks, data
+
+evaluate, model, serve = deferred("rnnlab.tasks.entity", "evaluate", "model", "serve")
 
 SPEC = TaskSpec(
     name="entity",

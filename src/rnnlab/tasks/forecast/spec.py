@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from rnnlab.tasks import STAGE_PARAMS, TaskSpec
+from rnnlab.tasks import STAGE_PARAMS, TaskSpec, deferred
 from rnnlab.tasks.forecast.checks import checks
 from rnnlab.tasks.forecast.data import prepare, raw_inputs
-from rnnlab.tasks.forecast.evaluate import evaluate
-from rnnlab.tasks.forecast.fit import fit
-from rnnlab.tasks.forecast.model import build_net, net_config, objective
-from rnnlab.tasks.forecast.serve import input_example, model_input, predict, predict_params
-from rnnlab.tasks.forecast.windows import build_vocabs, encode, load_vocab, loaders, vocab_metrics
+
+evaluate, fit, model, serve, windows = deferred("rnnlab.tasks.forecast", "evaluate", "fit",
+                                                "model", "serve", "windows")
 
 EVALUATION = "plots/forecast/evaluation"
 COLUMNS = ["actual", "rnn", "seasonal_naive", "drift", "ets", "sarima"]
@@ -19,19 +17,19 @@ SPEC = TaskSpec(
     prepare=prepare,
     raw_inputs=raw_inputs,
     checks=checks,
-    build_vocabs=build_vocabs,
-    load_vocab=load_vocab,
-    vocab_metrics=vocab_metrics,
-    encode=encode,
-    net_config=net_config,
-    build_net=build_net,
-    objective=objective,
-    loaders=loaders,
-    evaluate=evaluate,
-    model_input=model_input,
-    predict=predict,
-    predict_params=predict_params,
-    input_example=input_example,
+    build_vocabs=windows.build_vocabs,
+    load_vocab=windows.load_vocab,
+    vocab_metrics=windows.vocab_metrics,
+    encode=windows.encode,
+    net_config=model.net_config,
+    build_net=model.build_net,
+    objective=model.objective,
+    loaders=windows.loaders,
+    evaluate=evaluate.evaluate,
+    model_input=serve.model_input,
+    predict=serve.predict,
+    predict_params=serve.predict_params,
+    input_example=serve.input_example,
     primary_mode="min",  # the champion is the lowest dev MASE
     plots=(  # its own training curves (with the dev MASE), so rnnlab.dag adds none
         {"forecast: training": {
@@ -55,7 +53,7 @@ SPEC = TaskSpec(
     requirements=("statsmodels",),
     # train runs the backtest fits (fit.py) before or after the served model's: it reads the
     # prepared series and the backtest settings, and writes models/forecast-fit/fit.json
-    fit=fit,
+    fit=fit.fit,
     # the checks count the training windows, so validate reads the window settings too;
     # evaluate reads data (season_length for MASE and the baselines, source, horizon_test,
     # the backtest's origins and interval) and vocab (decode's cap on steps is 4 x H)

@@ -4,6 +4,7 @@ section, and score the dev block and the rolling-origin backtest (and the test b
 when asked, to report a chosen setting's spread, never to choose).
 
     python -m rnnlab.tasks.forecast.study --seeds 1 2 3 [--set forecast.model.hidden_size=32]
+    python -m rnnlab.tasks.forecast.study --seeds 1 2 3 --combine ets sarima   # + combinations
 """
 
 from __future__ import annotations
@@ -16,8 +17,39 @@ import numpy as np
 
 from rnnlab.config import Config
 
+WEIGHTS = (0.25, 0.5, 0.75)  # the RNN's share in a combination w * rnn + (1 - w) * baseline
 
-def study(config: Config, seeds: list[int], with_test: bool = False) -> dict[str, Any]:
+
+def combinations(cfg: Any, frames: dict, tables: dict, combine: list[str],
+                 with_test: bool) -> dict[str, float]:
+    """MASE of w * RNN + (1 - w) * baseline (w in WEIGHTS) on the backtest (mean over the
+    origins, each scaled by its own history, as backtest.scores does) and, with `with_test`,
+    on the test block: forecast combinations from the tables evaluate already wrote."""
+    from rnnlab.tasks.forecast.backtest import origin_frames
+    from rnnlab.tasks.forecast.data import series
+    from rnnlab.tasks.forecast.metrics import mase_scale
+
+    m = cfg.data.season_length
+    blocks = [(g, mase_scale(series(origin_frames(frames, cfg, int(k)), "dev")["value"]
+                             .to_numpy(), m)) for k, g in tables["backtest"].groupby("origin")]
+    out = {}
+
+    def err(g: Any, scale: float, name: str, w: float) -> float:
+        pred = w * g["rnn"].to_numpy() + (1 - w) * g[name].to_numpy()
+        return float(np.mean(np.abs(g["actual"].to_numpy() - pred)) / scale)
+
+    test_scale = mase_scale(series(frames, "dev")["value"].to_numpy(), m)
+    for name in combine:
+        for w in WEIGHTS:
+            key = f"combo/{name}_{w:g}"
+            out[f"{key}/backtest/mase"] = float(np.mean([err(g, s, name, w) for g, s in blocks]))
+            if with_test:
+                out[f"{key}/test/mase"] = err(tables["forecast"], test_scale, name, w)
+    return out
+
+
+def study(config: Config, seeds: list[int], with_test: bool = False,
+          combine: list[str] | None = None) -> dict[str, Any]:
     import pytorch_lightning as pl
 
     from rnnlab.nn.loop import set_threads
@@ -40,7 +72,10 @@ def study(config: Config, seeds: list[int], with_test: bool = False) -> dict[str
         goal = objective(cfg, net, vocabs)
         fitted = fit(cfg, net, goal, frames, vocabs, encoded, seed, config.trainer,
                      progress=False)  # train's procedure: train.stop_on, the backtest fits
-        metrics = evaluate(cfg, net, frames, encoded, vocabs, seed, fit=fitted.record).metrics
+        result = evaluate(cfg, net, frames, encoded, vocabs, seed, fit=fitted.record)
+        metrics = result.metrics
+        if combine:
+            metrics.update(combinations(cfg, frames, result.tables, combine, with_test))
         # with stop_on: backtest the RNN trained on dev: its dev scores are in-sample
         dev = ("dev/",) if cfg.train.stop_on == "dev" else ()
         keep = [k for k in metrics if k.startswith((*dev, "backtest/")) or "/backtest/" in k
@@ -68,10 +103,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--test", action="store_true",
                         help="also score the test block (reporting)")
+    parser.add_argument("--combine", nargs="+", default=[], metavar="BASELINE",
+                        help="also score w * rnn + (1 - w) * BASELINE (e.g. ets sarima)")
     parser.add_argument("--out", default="metrics/forecast/study.json")
     args = parser.parse_args(argv)
     settings = config.load_with_overrides(args.params, args.set, tasks=["forecast"])
-    result = study(settings, args.seeds, args.test)
+    result = study(settings, args.seeds, args.test, args.combine)
     result["overrides"] = args.set
     write_json(args.out, result)
     print(f"{len(args.seeds)} seeds, {args.set or 'defaults'}: " + ", ".join(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from rnnlab.tasks import TaskSpec
-from rnnlab.tasks.music import checks, evaluate, model, prepare, serve, vocab
+from rnnlab.tasks import TaskSpec, deferred
+from rnnlab.tasks.music import checks, prepare, vocab
 from rnnlab.tasks.music.params import MusicConfig
+
+evaluate, model, serve = deferred("rnnlab.tasks.music", "evaluate", "model", "serve")
 
 EVALUATION = "plots/music/evaluation"
 

@@ -8,17 +8,19 @@ re-splits it by paper or keeps its own split; every split is then tokenised and 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import torch
 
-from rnnlab.nn.encoding import pad
 from rnnlab.readers import TextFile, sources_frame
 from rnnlab.tasks import SPLITS
 from rnnlab.tasks.review import readers
 from rnnlab.tasks.review.params import TRUNCATIONS, ReviewConfig, ReviewVocabConfig
 from rnnlab.vocab import Vocabulary, oov_rates, tokenize
+
+if TYPE_CHECKING:  # torch only where encode runs: prepare, validate and vocab never load it
+    import torch
 
 
 def classes(cfg: ReviewConfig) -> list[str]:
@@ -149,6 +151,10 @@ def vocab_metrics(frames: dict[str, pd.DataFrame],
 
 def encode_split(frame: pd.DataFrame, vocabs: dict[str, Vocabulary]) -> dict[str, torch.Tensor]:
     """Padded ids [N, T], lengths, mask, and one class index per report: labels [N]."""
+    import torch
+
+    from rnnlab.nn.encoding import pad
+
     out = pad([vocabs["tokens"].encode(list(t)) for t in frame["tokens"]])
     out["labels"] = torch.tensor(frame["label_id"].to_numpy(dtype=np.int64))
     return out

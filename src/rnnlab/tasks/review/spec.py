@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from rnnlab.tasks import STAGE_PARAMS, TaskSpec
-from rnnlab.tasks.review import checks, data, embeddings, evaluate, model, serve
+from rnnlab.tasks import STAGE_PARAMS, TaskSpec, deferred
+from rnnlab.tasks.review import checks, data
+
+embeddings, evaluate, model, serve = deferred("rnnlab.tasks.review", "embeddings", "evaluate",
+                                             "model", "serve")
 
 SPEC = TaskSpec(
     name="review",

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from rnnlab.tasks import STAGE_PARAMS, TaskSpec
-from rnnlab.tasks.translate import checks, data, encoding, evaluate, model, serve
+from rnnlab.tasks import STAGE_PARAMS, TaskSpec, deferred
+from rnnlab.tasks.translate import checks, data
+
+encoding, evaluate, model, serve = deferred("rnnlab.tasks.translate", "encoding", "evaluate",
+                                           "model", "serve")
 
 PLOTS = (
     {"translate training": {
