@@ -641,6 +641,10 @@ def test_conformal_widths_and_interval_score():
     assert backtest.interval_score(lower, upper, y, 0.8) == pytest.approx((2 + 2 + 10) / 2)
     m = backtest.interval_metrics("test", lower, upper, y, 0.8, 2.0)
     assert m["test/coverage"] == 0.5 and m["test/msis"] == pytest.approx(3.5)
+    # leave one origin out, one step: origin 1 gets origin 2's width 2 (covered), 2 gets 1
+    assert backtest.loo_coverage(np.array([[1.0], [-2.0]]), 0.8) == 0.5
+    assert backtest.loo_coverage(errors, 0.8) == pytest.approx(np.mean(
+        [np.abs(errors[k]) <= backtest.conformal_widths(errors[[1 - k]], 0.8) for k in (0, 1)]))
 
 
 def test_non_seasonal_baselines_and_ets_intervals():
@@ -690,7 +694,8 @@ def test_evaluate_scores_rnn_and_baselines_on_the_same_blocks(tiny_task, tmp_pat
     # the backtest: 2 origins (TINY), every model's mean and spread, blocks before test
     for key in ("backtest/mase", "backtest/mase_std", "backtest/smape_std",
                 "ets/backtest/mase", "seasonal_naive/backtest/smape", "drift/backtest/mase_std",
-                "test/coverage", "test/interval_score", "ets/test/coverage", "ets/test/msis"):
+                "test/coverage", "test/interval_score", "ets/test/coverage", "ets/test/msis",
+                "backtest/coverage"):
         assert np.isfinite(result.metrics[key]), key
     assert result.metrics["backtest/origins"] == 2
     back = result.tables["backtest"]

@@ -24,7 +24,8 @@ to the baselines (`scores`) and never refits.
 Intervals: split conformal on the RNN's absolute backtest errors. With K origins there are
 only K errors per horizon step, so step h pools the errors of steps h-b .. h+b (b = H // 6)
 over all origins, and its half-width is their ceil((n+1)(1-alpha))-th smallest (the finite-
-sample conformal quantile; the largest when n is too small)."""
+sample conformal quantile; the largest when n is too small). `backtest/coverage` is the rule
+scored on the backtest before test: each origin covered by the widths of the others."""
 
 from __future__ import annotations
 
@@ -206,6 +207,15 @@ def conformal_widths(errors: np.ndarray, level: float) -> np.ndarray:
         rank = int(np.ceil((len(pool) + 1) * level))
         out[h] = pool[min(rank, len(pool)) - 1]
     return out
+
+
+def loo_coverage(errors: np.ndarray, level: float) -> float:
+    """The conformal rule's coverage measured on the backtest itself: each origin's errors [H]
+    against the half-widths calibrated on the other origins' (leave one origin out; K >= 2),
+    averaged over the origins. Known before the test block is read."""
+    K = len(errors)
+    return float(np.mean([np.abs(errors[k]) <= conformal_widths(np.delete(errors, k, 0), level)
+                          for k in range(K)]))
 
 
 def interval_score(lower: np.ndarray, upper: np.ndarray, actual: np.ndarray,

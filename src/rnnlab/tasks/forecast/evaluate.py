@@ -10,7 +10,13 @@ import torch
 
 from rnnlab.nn.loop import count_parameters
 from rnnlab.tasks import Evaluation
-from rnnlab.tasks.forecast.backtest import conformal_widths, interval_metrics, scores, select
+from rnnlab.tasks.forecast.backtest import (
+    conformal_widths,
+    interval_metrics,
+    loo_coverage,
+    scores,
+    select,
+)
 from rnnlab.tasks.forecast.baselines import NAMES, baselines, ets_interval
 from rnnlab.tasks.forecast.data import resolved, series
 from rnnlab.tasks.forecast.figures import backtest_figure, forecast_figure
@@ -80,6 +86,8 @@ def evaluate(cfg: ForecastConfig, net: Forecaster, frames: dict[str, pd.DataFram
         test["rnn_lower"], test["rnn_upper"] = np.round(lower, 4), np.round(upper, 4)
         metrics.update(interval_metrics("test", lower, upper, actual, level,
                                         metrics["test/mase_scale"]))
+        if len(errors) > 1:  # the same rule, each origin from the others: before test
+            metrics["backtest/coverage"] = loo_coverage(errors[:, :len(actual)], level)
         tables["backtest"] = bt_table
         tables["intervals"] = pd.DataFrame({"step": np.arange(1, len(widths) + 1),
                                             "half_width": np.round(widths, 4)})
