@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from helpers import REPO, clean_env, make_repo, sh, write_conll
+from helpers import client as store
 from rnnlab.stages import STAGES as STAGE_NAMES
 
 STAGES = list(STAGE_NAMES)  # the flow reports lists
@@ -82,10 +83,7 @@ def flow_logs(flow_run_id: str, expect: str, wait_s: float = 20) -> str:
 def registry(root: Path) -> dict[str, object]:
     """The repo copy's MLflow store: @champion of rnnlab-entity, every version, every run's tags
     (queried in this process: one MLflow import instead of one per question)."""
-    from mlflow.tracking import MlflowClient
-
-    uri = f"sqlite:///{root / 'mlruns/mlflow.db'}"
-    client = MlflowClient(uri, registry_uri=uri)
+    client = store(root)
     champion = client.get_model_version_by_alias("rnnlab-entity", "champion")
     versions = client.search_model_versions("name='rnnlab-entity'")
     experiment = client.get_experiment_by_name("rnnlab-entity")

@@ -20,31 +20,32 @@ from rnnlab.config import Config
 WEIGHTS = (0.25, 0.5, 0.75)  # the RNN's share in a combination w * rnn + (1 - w) * baseline
 
 
-def combinations(cfg: Any, frames: dict, tables: dict, combine: list[str],
+def combinations(cfg: Any, frames: dict, result: Any, combine: list[str],
                  with_test: bool) -> dict[str, float]:
     """MASE of w * RNN + (1 - w) * baseline (w in WEIGHTS) on the backtest (mean over the
     origins, each scaled by its own history, as backtest.scores does) and, with `with_test`,
-    on the test block: forecast combinations from the tables evaluate already wrote."""
+    on the test block: forecast combinations from evaluate's tables (`result`)."""
     from rnnlab.tasks.forecast.backtest import origin_frames
     from rnnlab.tasks.forecast.data import series
-    from rnnlab.tasks.forecast.metrics import mase_scale
+    from rnnlab.tasks.forecast.metrics import mase, mase_scale
 
     m = cfg.data.season_length
     blocks = [(g, mase_scale(series(origin_frames(frames, cfg, int(k)), "dev")["value"]
-                             .to_numpy(), m)) for k, g in tables["backtest"].groupby("origin")]
+                             .to_numpy(), m))
+              for k, g in result.tables["backtest"].groupby("origin")]
     out = {}
 
     def err(g: Any, scale: float, name: str, w: float) -> float:
         pred = w * g["rnn"].to_numpy() + (1 - w) * g[name].to_numpy()
-        return float(np.mean(np.abs(g["actual"].to_numpy() - pred)) / scale)
+        return float(mase(pred, g["actual"].to_numpy(), scale))
 
-    test_scale = mase_scale(series(frames, "dev")["value"].to_numpy(), m)
     for name in combine:
         for w in WEIGHTS:
             key = f"combo/{name}_{w:g}"
             out[f"{key}/backtest/mase"] = float(np.mean([err(g, s, name, w) for g, s in blocks]))
             if with_test:
-                out[f"{key}/test/mase"] = err(tables["forecast"], test_scale, name, w)
+                out[f"{key}/test/mase"] = err(result.tables["forecast"],
+                                              result.metrics["test/mase_scale"], name, w)
     return out
 
 
@@ -75,7 +76,7 @@ def study(config: Config, seeds: list[int], with_test: bool = False,
         result = evaluate(cfg, net, frames, encoded, vocabs, seed, fit=fitted.record)
         metrics = result.metrics
         if combine:
-            metrics.update(combinations(cfg, frames, result.tables, combine, with_test))
+            metrics.update(combinations(cfg, frames, result, combine, with_test))
         # with stop_on: backtest the RNN trained on dev: its dev scores are in-sample
         dev = ("dev/",) if cfg.train.stop_on == "dev" else ()
         keep = [k for k in metrics if k.startswith((*dev, "backtest/")) or "/backtest/" in k
