@@ -77,8 +77,9 @@ class DenseConfig:
     hidden_size: int = 128
     max_epochs: int = 10
     # kept cheap, it is a baseline: at most this many (seeded sample of) training sentences,
-    # and T_max capped at max_len positions (later words are "O"); 0 = no cap
-    max_train_sentences: int = 3000
+    # and T_max capped at max_len positions (later words are "O"); 0 = no cap. 3000 sampled
+    # of LINNAEUS' 11,935 left it all-O (F1 0.000); all of them: 0.181 in 69 s of evaluate
+    max_train_sentences: int = 20000
     max_len: int = 100
 
 
