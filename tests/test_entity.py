@@ -641,3 +641,52 @@ def test_served_entities_carry_raw_offsets_through_pyfunc(tmp_path):
                                      "type": "Species"}
     assert [e["text"] for e in out[3]["entities"]] == ["Panthera leo", "Loxodonta africana"]
     assert out[2]["entities"][0]["text"] == "P. leo"
+
+
+def test_a_conll_corpus_of_other_entity_types_runs_every_stage_by_params_only(tmp_path,
+                                                                               monkeypatch):
+    """Any CoNLL/IOB corpus runs with params only: genes and chemicals (types the built-in data
+    has not), declared in data.tags, go through the six stage functions, and evaluate scores
+    each type on its own spans (a two-word chemical is one entity)."""
+    import random
+
+    from helpers import tiny_params
+    from rnnlab.stages import STAGES, Paths
+    from rnnlab.stages import run as run_stage
+
+    rng = random.Random(0)
+    genes = ["BRCA1", "TP53", "EGFR", "KRAS", "MYC", "PTEN"]
+    chemicals = [["salicylic", "acid"], ["ethanol"], ["nitric", "oxide"], ["caffeine"]]
+
+    def sentence() -> str:
+        rows = [("the", "O"), (rng.choice(genes), "B-Gene"), ("gene", "O"), ("binds", "O")]
+        rows += [(w, "I-Chemical" if i else "B-Chemical")
+                 for i, w in enumerate(rng.choice(chemicals))]
+        rows += [("in", "O"), (f"line{rng.randrange(10_000)}", "O"), (".", "O")]
+        return "\n".join(f"{w}\t{t}" for w, t in rows)
+
+    def corpus(n: int) -> str:
+        return "\n\n".join(sentence() for _ in range(n)) + "\n"
+
+    folder = write_conll(tmp_path / "corpus", train=corpus(60), dev=corpus(15), test=corpus(15))
+    raw = tiny_params(yaml.safe_load((REPO / "params.yaml").read_text()), ["entity"])
+    raw["mlflow"]["register"] = False
+    raw["entity"] = merge(raw["entity"], {
+        "data": {"source": "conll", "path": str(folder),
+                 "tags": ["O", "B-Gene", "I-Gene", "B-Chemical", "I-Chemical"]},
+        "validation": {"max_duplicate_fraction": 1.0}})
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlruns/mlflow.db")
+    for stage in STAGES:
+        run_stage(stage, "entity", tmp_path / "params.yaml")
+
+    paths = Paths("entity")
+    assert json.loads((tmp_path / paths.validation / "summary.json").read_text())["success"]
+    net = json.loads((tmp_path / paths.model / "net.json").read_text())["config"]
+    assert net["n_out"] == 4  # the tags training has: O, B-Gene, B-/I-Chemical
+    metrics = json.loads((tmp_path / paths.metrics).read_text())
+    assert metrics["test/type/Gene/support"] == 15 and metrics["test/type/Chemical/support"] == 15
+    assert "test/type/Species/support" not in metrics
+    for key in ("test/entity_f1", "gazetteer/test/entity_f1", "dense/test/entity_f1"):
+        assert 0.0 <= metrics[key] <= 1.0
