@@ -75,6 +75,8 @@ class ForecastTrainConfig(TrainConfig):
     # model trains that many epochs on train + dev (backtest.py)
     stop_on: Literal["dev", "backtest"] = "dev"
     loss: Literal["level", "step"] = "level"  # MSE of the implied level errors | per step
+    # the one loop's weight EMA: chosen on the backtest over 5 seeds (0.417 vs 0.480 without)
+    ema_decay: float = 0.9
     log_every_n_steps: int = 5
 
 
