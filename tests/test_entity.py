@@ -5,18 +5,21 @@ from __future__ import annotations
 
 import itertools
 import json
+import random
 
 import pandas as pd
 import pytest
 import torch
 import yaml
 
-from helpers import REPO, frames, merge, write_conll
+from helpers import REPO, frames, merge, tiny_params, write_conll
 from rnnlab import config, datadocs, serving, tasks
 from rnnlab.config import ConfigError, TrainerConfig, VocabConfig
 from rnnlab.nn import loop
 from rnnlab.nn.encoding import pad
 from rnnlab.readers import ReaderError
+from rnnlab.stages import STAGES, Paths
+from rnnlab.stages import run as run_stage
 from rnnlab.tasks.entity import data, evaluate, model, serve
 from rnnlab.tasks.entity.checks import checks
 from rnnlab.tasks.entity.conll import read_conll
@@ -648,12 +651,6 @@ def test_a_conll_corpus_of_other_entity_types_runs_every_stage_by_params_only(tm
     """Any CoNLL/IOB corpus runs with params only: genes and chemicals (types the built-in data
     has not), declared in data.tags, go through the six stage functions, and evaluate scores
     each type on its own spans (a two-word chemical is one entity)."""
-    import random
-
-    from helpers import tiny_params
-    from rnnlab.stages import STAGES, Paths
-    from rnnlab.stages import run as run_stage
-
     rng = random.Random(0)
     genes = ["BRCA1", "TP53", "EGFR", "KRAS", "MYC", "PTEN"]
     chemicals = [["salicylic", "acid"], ["ethanol"], ["nitric", "oxide"], ["caffeine"]]
