@@ -642,8 +642,10 @@ def test_conformal_widths_and_interval_score():
     m = backtest.interval_metrics("test", lower, upper, y, 0.8, 2.0)
     assert m["test/coverage"] == 0.5 and m["test/msis"] == pytest.approx(3.5)
     # leave one origin out, one step: origin 1 gets origin 2's width 2 (covered), 2 gets 1
-    assert backtest.loo_coverage(np.array([[1.0], [-2.0]]), 0.8) == 0.5
-    assert backtest.loo_coverage(errors, 0.8) == pytest.approx(np.mean(
+    # origin 1 (error 1, width 2): score 4; origin 2 (error 2, width 1): 2 + 2 / 0.2 * 1 = 12
+    loo = backtest.loo_intervals(np.array([[1.0], [-2.0]]), 0.8)
+    assert loo == {"backtest/coverage": 0.5, "backtest/interval_score": pytest.approx(8.0)}
+    assert backtest.loo_intervals(errors, 0.8)["backtest/coverage"] == pytest.approx(np.mean(
         [np.abs(errors[k]) <= backtest.conformal_widths(errors[[1 - k]], 0.8) for k in (0, 1)]))
 
 
@@ -695,7 +697,8 @@ def test_evaluate_scores_rnn_and_baselines_on_the_same_blocks(tiny_task, tmp_pat
     for key in ("backtest/mase", "backtest/mase_std", "backtest/smape_std",
                 "ets/backtest/mase", "seasonal_naive/backtest/smape", "drift/backtest/mase_std",
                 "test/coverage", "test/interval_score", "ets/test/coverage", "ets/test/msis",
-                "backtest/coverage"):
+                "backtest/coverage", "backtest/interval_score", "ets/backtest/coverage",
+                "ets/backtest/interval_score"):
         assert np.isfinite(result.metrics[key]), key
     assert result.metrics["backtest/origins"] == 2
     back = result.tables["backtest"]

@@ -24,8 +24,9 @@ to the baselines (`scores`) and never refits.
 Intervals: split conformal on the RNN's absolute backtest errors. With K origins there are
 only K errors per horizon step, so step h pools the errors of steps h-b .. h+b (b = H // 6)
 over all origins, and its half-width is their ceil((n+1)(1-alpha))-th smallest (the finite-
-sample conformal quantile; the largest when n is too small). `backtest/coverage` is the rule
-scored on the backtest before test: each origin covered by the widths of the others."""
+sample conformal quantile; the largest when n is too small). `backtest/coverage` and
+`backtest/interval_score` score the rule on the backtest before test: each origin against the
+widths of the others."""
 
 from __future__ import annotations
 
@@ -151,13 +152,15 @@ def select(cfg: ForecastConfig, frames: dict[str, pd.DataFrame], seed: int) -> d
 
 def scores(cfg: ForecastConfig, frames: dict[str, pd.DataFrame], record: dict[str, Any]
            ) -> tuple[dict[str, float], pd.DataFrame, np.ndarray]:
-    """(mean and spread over the origins of every model's MASE and sMAPE, the origins'
-    forecast-vs-actual table, the RNN's errors [K, horizon_test]) from `select`'s record of
-    the RNN's forecasts and the baselines fitted here on each origin's history."""
-    from rnnlab.tasks.forecast.baselines import baselines
+    """(mean and spread over the origins of every model's MASE and sMAPE and of ETS's interval
+    coverage and score, the origins' forecast-vs-actual table, the RNN's errors [K,
+    horizon_test]) from `select`'s record of the RNN's forecasts and the baselines fitted here
+    on each origin's history."""
+    from rnnlab.tasks.forecast.baselines import baselines, ets_interval
     from rnnlab.tasks.forecast.metrics import mase_scale, score
 
     d, m = cfg.data, cfg.data.season_length
+    e, level = cfg.baselines.ets, d.backtest.interval
     if not record["origins"]:
         return {}, pd.DataFrame(), np.zeros((0, d.horizon_test))
     values: dict[str, list[float]] = {}
@@ -176,6 +179,12 @@ def scores(cfg: ForecastConfig, frames: dict[str, pd.DataFrame], record: dict[st
             for key, value in score(pred, actual, scale).items():
                 if key in ("mase", "smape"):
                     values.setdefault(f"{prefix}/{key}", []).append(value)
+        if e.enabled:  # ETS's own interval on the same block, beside the RNN's (loo_intervals)
+            lo, hi = ets_interval(history, m, len(actual), level, e.trend, e.seasonal, e.damped)
+            for key, value in interval_metrics("ets/backtest", lo, hi, actual, level,
+                                               scale).items():
+                if key.endswith(("coverage", "interval_score")):
+                    values.setdefault(key, []).append(value)
         table = pd.DataFrame({"date": [x.strftime("%Y-%m-%d") for x in block["date"]],
                               "actual": actual, **{k: np.round(v, 4) for k, v in preds.items()}})
         tables.append(table.assign(origin=o["origin"]))
@@ -209,13 +218,19 @@ def conformal_widths(errors: np.ndarray, level: float) -> np.ndarray:
     return out
 
 
-def loo_coverage(errors: np.ndarray, level: float) -> float:
-    """The conformal rule's coverage measured on the backtest itself: each origin's errors [H]
-    against the half-widths calibrated on the other origins' (leave one origin out; K >= 2),
-    averaged over the origins. Known before the test block is read."""
-    K = len(errors)
-    return float(np.mean([np.abs(errors[k]) <= conformal_widths(np.delete(errors, k, 0), level)
-                          for k in range(K)]))
+def loo_intervals(errors: np.ndarray, level: float) -> dict[str, float]:
+    """The conformal rule scored on the backtest itself, known before the test block is read:
+    each origin's errors [H] against the half-widths calibrated on the other origins' (leave
+    one origin out; K >= 2), averaged over the origins. `backtest/coverage` and
+    `backtest/interval_score` (in the series' units: a proper score, so the one to compare
+    interval rules or settings by, coverage alone rewards width)."""
+    covered, score = [], []
+    for k in range(len(errors)):  # the error against the interval [-w, w] around zero
+        w = conformal_widths(np.delete(errors, k, 0), level)
+        covered.append(np.mean(np.abs(errors[k]) <= w))
+        score.append(interval_score(-w, w, errors[k], level))
+    return {"backtest/coverage": float(np.mean(covered)),
+            "backtest/interval_score": float(np.mean(score))}
 
 
 def interval_score(lower: np.ndarray, upper: np.ndarray, actual: np.ndarray,

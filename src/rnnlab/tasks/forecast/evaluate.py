@@ -13,7 +13,7 @@ from rnnlab.tasks import Evaluation
 from rnnlab.tasks.forecast.backtest import (
     conformal_widths,
     interval_metrics,
-    loo_coverage,
+    loo_intervals,
     scores,
     select,
 )
@@ -87,7 +87,7 @@ def evaluate(cfg: ForecastConfig, net: Forecaster, frames: dict[str, pd.DataFram
         metrics.update(interval_metrics("test", lower, upper, actual, level,
                                         metrics["test/mase_scale"]))
         if len(errors) > 1:  # the same rule, each origin from the others: before test
-            metrics["backtest/coverage"] = loo_coverage(errors[:, :len(actual)], level)
+            metrics.update(loo_intervals(errors[:, :len(actual)], level))
         tables["backtest"] = bt_table
         tables["intervals"] = pd.DataFrame({"step": np.arange(1, len(widths) + 1),
                                             "half_width": np.round(widths, 4)})

@@ -17,6 +17,7 @@ import numpy as np
 
 from rnnlab.config import Config
 
+SHOWN = ("mase", "smape", "coverage", "interval_score")  # the metrics printed and averaged
 WEIGHTS = (0.25, 0.5, 0.75)  # the RNN's share in a combination w * rnn + (1 - w) * baseline
 
 
@@ -84,9 +85,9 @@ def study(config: Config, seeds: list[int], with_test: bool = False,
         row = {"seed": seed, "epochs": len(fitted.module.history),
                **{k: metrics[k] for k in keep}}
         rows.append(row)
-        shown = [k for k in row if k.endswith(("mase", "smape", "coverage"))]
+        shown = [k for k in row if k.endswith(SHOWN)]
         print(f"seed {seed}: " + ", ".join(f"{k}={row[k]:.4f}" for k in shown), flush=True)
-    cols = [k for k in rows[0] if k.endswith(("mase", "smape", "coverage"))] if rows else []
+    cols = [k for k in rows[0] if k.endswith(SHOWN)] if rows else []
     return {"seeds": seeds, "per_seed": rows,
             "mean": {k: float(np.mean([r[k] for r in rows])) for k in cols},
             "std": {k: float(np.std([r[k] for r in rows])) for k in cols}}
